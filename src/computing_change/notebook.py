@@ -1,0 +1,39 @@
+"""Small helpers for the course's notebooks that also work outside the website build.
+
+``glue`` publishes a value for the text (``{glue:text}`name```) when myst-nb is present,
+and simply displays it elsewhere (Colab, plain Jupyter).
+"""
+
+from __future__ import annotations
+
+__all__ = ["glue", "setup_matplotlib"]
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Make ``value`` citable in the page's prose as ``{glue:text}`name```."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - outside the website build
+        if display:
+            from IPython.display import display as _display
+
+            _display(value)
+        return
+    _glue(name, value, display=display)
+
+
+def setup_matplotlib() -> None:
+    """The course's plot style: readable sizes, a grid, the same look on every page."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+        }
+    )
