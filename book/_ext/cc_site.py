@@ -26,23 +26,39 @@ def _check_vendor(app: Sphinx) -> None:
         )
 
 
-def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    scripts = context.get("script_files")
-    if not scripts:
-        return
+def _key(js) -> tuple[str, str]:
+    if isinstance(js, tuple):  # the registry keeps (filename, attributes)
+        return str(js[0] or ""), str(js[1].get("body", ""))
+    return str(getattr(js, "filename", js) or ""), str(getattr(js, "attributes", {}).get("body", ""))
+
+
+def _dedupe(scripts: list) -> None:
     seen: set[tuple[str, str]] = set()
     unique = []
     for js in scripts:
-        key = (str(getattr(js, "filename", js)), str(getattr(js, "attributes", {}).get("body", "")))
-        if key in seen:
-            continue
-        seen.add(key)
-        unique.append(js)
+        if _key(js) not in seen:
+            seen.add(_key(js))
+            unique.append(js)
     scripts[:] = unique
+
+
+def _dedupe_registered(app: Sphinx, env, docnames) -> None:
+    """Run after sphinx-thebe's own env-before-read-docs handler has added its scripts."""
+    for holder, name in ((app.registry, "js_files"), (app.builder, "_js_files")):
+        scripts = getattr(holder, name, None)
+        if isinstance(scripts, list):
+            _dedupe(scripts)
+
+
+def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if isinstance(scripts, list):
+        _dedupe(scripts)
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_vendor)
     app.add_js_file("mathjax-shim.js", priority=510)
-    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("env-before-read-docs", _dedupe_registered, priority=900)
+    app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -145,7 +145,7 @@ def formula_widget(formula: Formula | str, x: str | None = None) -> FormulaWidge
     controls = {p.name: _slider(p) for p in formula.params}
     readout = w.Label(layout=w.Layout(width="100%"))
     plot = w.Output(layout=w.Layout(min_height="260px"))
-    header = w.HTMLMath(value=f"<b>{formula.title}</b>: ${formula.latex}$")
+    header = w.HTMLMath(value=f"<b>{formula.title}</b>: \\({formula.latex}\\)")
     box = w.VBox([header, *controls.values(), readout, plot])
     fw = FormulaWidget(formula, x, box, controls, readout, plot)
     for c in controls.values():
