@@ -1,0 +1,189 @@
+"""Measures every notebook that nbval runs: wall time and peak memory of its kernel and
+the kernel's child processes (process pools, Dask workers).
+
+After the run, a table is printed and ``_build/notebook_report.json`` written. A notebook
+whose peak memory exceeds ``CC_MAX_NOTEBOOK_MIB`` (default 1536 MiB, what fits Binder's
+2 GiB) fails the run. ``CC_MEMORY_CAP_MIB`` (set by scripts/binder_profile.sh to 2048)
+makes the monitor end a kernel that grows past it, as Binder's out-of-memory killer would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+MAX_MIB = float(os.environ.get("CC_MAX_NOTEBOOK_MIB", "1536"))
+CAP_MIB = float(os.environ.get("CC_MEMORY_CAP_MIB", "0")) or None
+_REPORT: dict[str, dict] = {}
+
+
+def _kernel_pid(nbfile) -> int | None:
+    kernel = getattr(nbfile, "kernel", None)
+    km = getattr(kernel, "km", None)
+    for getter in (
+        lambda: km.provisioner.process.pid,
+        lambda: km.kernel.pid,
+    ):
+        try:
+            return int(getter())
+        except Exception:
+            continue
+    return None
+
+
+class _Monitor:
+    def __init__(self, pid: int):
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.killed = False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _rss(self) -> int:
+        import psutil
+
+        total = 0
+        try:
+            procs = [self.proc, *self.proc.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self):
+        while not self.stop.wait(0.1):
+            rss = self._rss()
+            self.peak = max(self.peak, rss)
+            if CAP_MIB and rss > CAP_MIB * 2**20 and not self.killed:
+                self.killed = True
+                try:
+                    for p in [*self.proc.children(recursive=True), self.proc]:
+                        p.kill()
+                except Exception:
+                    pass
+
+    def close(self) -> int:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        return self.peak
+
+
+def _is_nbval_file(node) -> bool:
+    return type(node).__name__ == "IPyNbFile"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield
+    nbfile = item.parent
+    if _is_nbval_file(nbfile) and not hasattr(nbfile, "_cc_monitor"):
+        pid = _kernel_pid(nbfile)
+        nbfile._cc_start = time.perf_counter()
+        nbfile._cc_monitor = _Monitor(pid) if pid else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    nbfile = item.parent
+    last = _is_nbval_file(nbfile) and (nextitem is None or nextitem.parent is not nbfile)
+    if last and hasattr(nbfile, "_cc_monitor"):
+        mon = nbfile._cc_monitor
+        peak = mon.close() if mon else 0
+        _REPORT[str(nbfile.path.relative_to(Path(__file__).parent))] = {
+            "seconds": round(time.perf_counter() - nbfile._cc_start, 1),
+            "peak_mib": round(peak / 2**20, 1),
+            "killed_at_cap": bool(mon and mon.killed),
+        }
+    yield
+
+
+def pytest_sessionfinish(session, exitstatus):
+    leaks = _leak_check(session.config)
+    session.config._cc_leaks = leaks
+    if leaks and session.exitstatus == 0:
+        session.exitstatus = 1
+    if not _REPORT:
+        return
+    out = Path(__file__).parent / "_build"
+    out.mkdir(exist_ok=True)
+    (out / "notebook_report.json").write_text(json.dumps(_REPORT, indent=2))
+    over = {k: v for k, v in _REPORT.items() if v["peak_mib"] > MAX_MIB or v["killed_at_cap"]}
+    if over and session.exitstatus == 0:
+        session.exitstatus = 1
+    session.config._cc_over = over
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    tr = terminalreporter
+    leaks = getattr(config, "_cc_leaks", [])
+    if leaks:
+        tr.section("leak check FAILED (CC_LEAK_CHECK=0 skips it while developing)")
+        for line in leaks:
+            tr.write_line("  " + line, red=True)
+    if not _REPORT:
+        return
+    tr.section("notebooks: time and peak memory (kernel + children)")
+    for name, r in sorted(_REPORT.items(), key=lambda kv: -kv[1]["seconds"]):
+        flag = "  <-- over the limit" if r["peak_mib"] > MAX_MIB or r["killed_at_cap"] else ""
+        tr.write_line(f"{r['seconds']:7.1f} s  {r['peak_mib']:8.1f} MiB  {name}{flag}")
+    over = getattr(config, "_cc_over", {})
+    if over:
+        tr.write_line(f"FAILED: {len(over)} notebook(s) above {MAX_MIB:g} MiB peak memory", red=True)
+
+
+# --------------------------------------------------------------------------------------
+# Nothing may outlive the tests: no child process (process pools, Dask clusters, kernels)
+# and no temporary file or folder (pytest's own tmp_path folders excepted).
+# --------------------------------------------------------------------------------------
+_LEAK_CHECK = os.environ.get("CC_LEAK_CHECK", "1") != "0"
+
+
+def _temp_entries() -> set[str]:
+    import tempfile
+
+    root = Path(tempfile.gettempdir())
+    try:
+        return {p.name for p in root.iterdir() if not p.name.startswith("pytest-of-")}
+    except OSError:
+        return set()
+
+
+def pytest_sessionstart(session):
+    if not _LEAK_CHECK:
+        return
+    import psutil
+
+    session.config._cc_children = {p.pid for p in psutil.Process().children(recursive=True)}
+    session.config._cc_temp = _temp_entries()
+
+
+def _leak_check(config) -> list[str]:
+    if not _LEAK_CHECK or not hasattr(config, "_cc_children"):
+        return []
+    import psutil
+
+    deadline = time.time() + 15
+    while True:
+        left = [
+            p for p in psutil.Process().children(recursive=True)
+            if p.pid not in config._cc_children and p.status() != psutil.STATUS_ZOMBIE
+        ]
+        if not left or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    new_temp = sorted(_temp_entries() - config._cc_temp)
+    problems = [f"process left running: {p.pid} {' '.join(p.cmdline()[:4])}" for p in left]
+    problems += [f"temporary file left behind: {name}" for name in new_temp]
+    return problems

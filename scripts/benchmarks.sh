@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The course's performance figures: every script in benchmarks/, plus the time to build the
+# website and to run the test suite, as one JSON report (also saved to _build/benchmarks.json).
+# Not part of the test suite. Pass --only NAME ... to run some scripts only.
+source "$(dirname "$0")/_env.sh"
+mkdir -p _build
+if [ "$#" -eq 0 ]; then set -- --build --tests; fi
+python benchmarks/run_all.py --out _build/benchmarks.json "$@"
