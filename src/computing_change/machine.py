@@ -1,18 +1,32 @@
-"""What the reader's machine offers: usable cores, caches, memory, BLAS, measured peaks.
+r"""What the reader's machine offers: usable cores, caches, memory, BLAS, measured peaks.
 
 Everything here says ``None`` ("unknown") rather than guessing when the operating system
 does not tell. Demo sizes in every chapter come from :func:`usable_cores` and
 :func:`safe_size`, never from constants tuned to one laptop, so a notebook fits a 1-CPU,
 2 GiB Binder container as well as a workstation.
+
+Two numbers are *measured* rather than read: the floating-point throughput of a large
+matrix product (:func:`measure_peak_flops`) and the memory bandwidth of a streaming kernel
+(:func:`measure_bandwidth`). Each is the best of a few repeats, bounded in time, so that
+:func:`profile` takes a few seconds at most. Their ratio is the machine balance
+:math:`P/\beta` in FLOP per byte, the ridge point of chapter 4's roofline.
+
+Bytes are counted as the STREAM benchmark counts them: every array element a kernel reads
+once and every element it writes once (copy: 2 x 8 bytes per float64 element, triad:
+3 x 8). Caches that first read a line before writing it ("write allocate") move more than
+that, so the figures are the bandwidth a program *sees*, not the electrical peak of the
+memory bus.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +35,7 @@ from ._validate import check, check_int
 
 __all__ = [
     "usable_cores",
+    "cores_allowed",
     "cpu_quota",
     "total_memory",
     "available_memory",
@@ -28,153 +43,236 @@ __all__ = [
     "blas_info",
     "measure_peak_flops",
     "measure_bandwidth",
+    "time_bound",
     "safe_size",
     "MachineProfile",
     "profile",
     "summary",
 ]
 
+# Where the OS tells us things. Module-level so tests (and curious readers) can point
+# them at a directory of their own.
 _CGROUP = Path("/sys/fs/cgroup")
+_PROC_CGROUP = Path("/proc/self/cgroup")
+_CPU_SYSFS = Path("/sys/devices/system/cpu")
+_clock: Callable[[], float] = time.perf_counter
+
+#: cgroup v1 writes "no limit" as a huge number (2**63 rounded down to a page); anything
+#: at or above this is treated as unlimited.
+_NO_LIMIT = 1 << 60
+#: Elements per block of the blocked triad: 32768 float64 = 256 KiB, small enough for the
+#: temporary to stay in a core's L2 cache on any current CPU.
+_TRIAD_BLOCK = 32768
+_TRIAD_SCALAR = 3.0
+
+
+# ---------------------------------------------------------------------------------------
+# cgroups: how containers (Docker, Binder, Kubernetes) limit CPU and memory
+# ---------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _own_cgroup(controller: str | None) -> str:
+    """This process's cgroup path for ``controller`` (None: the v2 unified hierarchy)."""
+    text = _read(_PROC_CGROUP) or ""
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controller is None and controllers == "":
+            return path
+        if controller is not None and controller in controllers.split(","):
+            return path
+    return "/"
+
+
+def _cgroup_dirs(mount: Path, own: str) -> list[Path]:
+    """``mount`` joined with this process's cgroup path and every ancestor of it.
+
+    Limits set on any ancestor apply too, so callers take the smallest one found. Inside a
+    container the process's path is often not visible (the container's own cgroup is the
+    mount's root), so the root itself is always included.
+    """
+    rel = Path(own.strip("/")) if own.strip("/") else Path()
+    dirs = []
+    while True:
+        dirs.append(mount / rel)
+        if rel == Path():
+            break
+        rel = rel.parent
+    return dirs
+
+
+def _v1_mount(controller: str) -> Path:
+    for name in (controller, f"{controller},cpuacct", f"cpu,{controller}", f"cpuacct,{controller}"):
+        if (_CGROUP / name).is_dir():
+            return _CGROUP / name
+    return _CGROUP / controller
 
 
 def cpu_quota() -> float | None:
-    """CPUs allowed by a cgroup quota (how Binder and Docker limit CPU), or None if unlimited."""
-    try:
-        quota, period = (_CGROUP / "cpu.max").read_text().split()[:2]
-        if quota != "max":
-            return int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:  # cgroup v1
-        quota = int((_CGROUP / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((_CGROUP / "cpu" / "cpu.cfs_period_us").read_text())
-        if quota > 0:
-            return quota / period
-    except (OSError, ValueError):
-        pass
-    return None
+    """CPUs allowed by a cgroup CPU quota (how Binder and Docker limit CPU), or None.
+
+    Reads ``cpu.max`` (cgroup v2) or ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``
+    (cgroup v1) in this process's cgroup and in each of its ancestors, and returns the
+    smallest quota found, in CPUs (``150000 100000`` means 1.5 CPUs). None means no quota
+    is set or none could be read: the OS does not limit CPU time this way.
+    """
+    quotas: list[float] = []
+    for d in _cgroup_dirs(_CGROUP, _own_cgroup(None)):
+        text = _read(d / "cpu.max")
+        if not text:
+            continue
+        parts = text.split()
+        try:
+            if parts[0] != "max" and len(parts) >= 2 and int(parts[0]) > 0 and int(parts[1]) > 0:
+                quotas.append(int(parts[0]) / int(parts[1]))
+        except ValueError:
+            continue
+    if not quotas:  # cgroup v1
+        mount = _v1_mount("cpu")
+        for d in _cgroup_dirs(mount, _own_cgroup("cpu")):
+            q, p = _read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us")
+            try:
+                if q is not None and p is not None and int(q) > 0 and int(p) > 0:
+                    quotas.append(int(q) / int(p))
+            except ValueError:
+                continue
+    return min(quotas) if quotas else None
+
+
+def cores_allowed(affinity: int, quota: float | None) -> int:
+    """Cores a process can keep busy, given its affinity set size and a CPU quota.
+
+    The quota is rounded *down*: with 1.5 CPUs of quota, two busy workers would each be
+    throttled a quarter of the time, so only one core's worth is guaranteed. Never below 1.
+
+    >>> cores_allowed(72, 1.0)   # Binder: 72 host cores visible, 1 CPU of quota
+    1
+    >>> cores_allowed(8, None)   # a laptop: no quota
+    8
+    """
+    affinity = check_int("affinity", affinity, 1)
+    if quota is not None:
+        quota = check("quota", quota, 0, lo_open=True)
+        # Round down, but do not let float error turn 2.0000 into 1.
+        affinity = min(affinity, max(1, math.floor(quota + 1e-9)))
+    return max(1, affinity)
 
 
 def usable_cores() -> int:
     """Cores this process may really use: CPU affinity, capped by any cgroup CPU quota.
 
     ``os.cpu_count()`` counts the host's cores; on Binder it can say 72 while the container
-    may use one.
+    may use one. Affinity (``taskset``, ``os.sched_getaffinity``) is where the OS supports
+    it (Linux), otherwise ``os.cpu_count()``.
     """
     try:
         n = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
+    except (AttributeError, OSError):  # macOS, Windows
         n = os.cpu_count() or 1
-    quota = cpu_quota()
-    if quota is not None:
-        n = min(n, max(1, int(quota)))
-    return max(1, n)
+    return cores_allowed(max(1, n), cpu_quota())
 
 
-def total_memory() -> int | None:
-    """Physical memory in bytes, capped by a cgroup memory limit; None if unknown."""
+# ---------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------
+
+
+def _int_or_none(text: str | None) -> int | None:
+    if text is None or text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if 0 <= value < _NO_LIMIT else None
+
+
+def _stat_value(text: str | None, *keys: str) -> int:
+    """The first of ``keys`` found in a ``memory.stat`` file, or 0."""
+    if not text:
+        return 0
+    values = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            values[parts[0]] = int(parts[1])
+    for key in keys:
+        if key in values:
+            return values[key]
+    return 0
+
+
+def _cgroup_memory() -> list[tuple[int, int | None]]:
+    """(limit, working-set usage or None) for every cgroup level that sets a memory limit.
+
+    Usage counts what the kernel could not simply drop: ``memory.current`` minus the
+    inactive file cache (the way ``docker stats`` and the kubelet count it), since page
+    cache from files read long ago is reclaimed before a process is killed.
+    """
+    levels: list[tuple[int, int | None]] = []
+    for d in _cgroup_dirs(_CGROUP, _own_cgroup(None)):
+        limit = _int_or_none(_read(d / "memory.max"))
+        if limit is None:
+            continue
+        used = _int_or_none(_read(d / "memory.current"))
+        if used is not None:
+            used = max(0, used - _stat_value(_read(d / "memory.stat"), "inactive_file"))
+        levels.append((limit, used))
+    if not levels:  # cgroup v1
+        mount = _v1_mount("memory")
+        for d in _cgroup_dirs(mount, _own_cgroup("memory")):
+            limit = _int_or_none(_read(d / "memory.limit_in_bytes"))
+            if limit is None:
+                continue
+            used = _int_or_none(_read(d / "memory.usage_in_bytes"))
+            if used is not None:
+                stat = _read(d / "memory.stat")
+                used = max(0, used - _stat_value(stat, "total_inactive_file", "inactive_file"))
+            levels.append((limit, used))
+    return levels
+
+
+def _psutil_memory():
     try:
         import psutil
 
-        total = psutil.virtual_memory().total
-    except Exception:  # pragma: no cover - psutil is a dependency
-        total = None
-    limit = _cgroup_memory_limit()
-    if limit is not None:
+        return psutil.virtual_memory()
+    except Exception:  # psutil is a dependency, but a broken /proc must not crash a page
+        return None
+
+
+def total_memory() -> int | None:
+    """Physical memory in bytes, capped by any cgroup memory limit; None if unknown."""
+    vm = _psutil_memory()
+    total = getattr(vm, "total", None)
+    for limit, _ in _cgroup_memory():
         total = limit if total is None else min(total, limit)
     return total
-
-
-def _cgroup_memory_limit() -> int | None:
-    for path in (_CGROUP / "memory.max", _CGROUP / "memory" / "memory.limit_in_bytes"):
-        try:
-            text = path.read_text().strip()
-        except OSError:
-            continue
-        if text != "max" and int(text) < 1 << 60:
-            return int(text)
-    return None
-
-
-def _cgroup_memory_used() -> int | None:
-    for path in (_CGROUP / "memory.current", _CGROUP / "memory" / "memory.usage_in_bytes"):
-        try:
-            return int(path.read_text().strip())
-        except (OSError, ValueError):
-            continue
-    return None
 
 
 def available_memory() -> int | None:
     """Bytes this process can still allocate without swapping or being killed; None if unknown.
 
-    The smaller of the system's available memory and what a cgroup limit leaves.
+    The smaller of the system's available memory (psutil) and what each cgroup limit leaves
+    (limit minus the working set; see :func:`total_memory`).
     """
-    try:
-        import psutil
-
-        avail = psutil.virtual_memory().available
-    except Exception:  # pragma: no cover
-        avail = None
-    limit, used = _cgroup_memory_limit(), _cgroup_memory_used()
-    if limit is not None and used is not None:
+    vm = _psutil_memory()
+    avail = getattr(vm, "available", None)
+    for limit, used in _cgroup_memory():
+        if used is None:
+            continue
         left = max(0, limit - used)
         avail = left if avail is None else min(avail, left)
     return avail
-
-
-def cache_sizes() -> dict[str, int]:
-    """CPU cache sizes in bytes by level ("L1d", "L2", "L3"), as the OS reports them.
-
-    Empty when the OS does not say (common in virtual machines and on macOS).
-    """
-    out: dict[str, int] = {}
-    base = Path("/sys/devices/system/cpu/cpu0/cache")
-    if base.is_dir():
-        for idx in sorted(base.glob("index*")):
-            try:
-                level = (idx / "level").read_text().strip()
-                kind = (idx / "type").read_text().strip()
-                size = (idx / "size").read_text().strip()
-            except OSError:
-                continue
-            if kind == "Instruction":
-                continue
-            name = f"L{level}" + ("d" if kind == "Data" else "")
-            mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1:], 1)
-            try:
-                out[name] = int(size.rstrip("KMG")) * mult
-            except ValueError:
-                continue
-    if not out:
-        try:  # macOS
-            import subprocess
-
-            for key, name in (("hw.l1dcachesize", "L1d"), ("hw.l2cachesize", "L2"), ("hw.l3cachesize", "L3")):
-                r = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=2)
-                if r.returncode == 0 and r.stdout.strip().isdigit() and int(r.stdout) > 0:
-                    out[name] = int(r.stdout)
-        except Exception:
-            pass
-    return out
-
-
-def blas_info() -> dict[str, object]:
-    """The BLAS library NumPy uses and its thread count (threadpoolctl), or unknowns."""
-    try:
-        from threadpoolctl import threadpool_info
-
-        for pool in threadpool_info():
-            if pool.get("user_api") == "blas":
-                return {
-                    "library": pool.get("internal_api"),
-                    "version": pool.get("version"),
-                    "threads": pool.get("num_threads"),
-                    "architecture": pool.get("architecture"),
-                }
-    except Exception:
-        pass
-    return {"library": None, "version": None, "threads": None, "architecture": None}
 
 
 def safe_size(
@@ -186,64 +284,352 @@ def safe_size(
 ) -> int:
     """How many items of ``bytes_per_item`` fit in ``fraction`` of the available memory.
 
-    Capped at ``max_items`` and never below ``min_items``; assumes 2 GiB when available
-    memory is unknown. Demos use it so no cell can exhaust a 2 GiB Binder container.
+    Capped at ``max_items`` and never below ``min_items`` (a demo that cannot run smaller
+    says so with ``min_items``). When available memory is unknown it assumes 2 GiB, the
+    memory of a Binder container, so no cell sized with it can exhaust one.
+
+    Parameters
+    ----------
+    bytes_per_item : int, >= 1
+        Bytes one item needs (8 for a float64, 3 * 8 for three float64 arrays, ...).
+    fraction : float, in (0, 0.5]
+        Share of the available memory the items may take.
+    max_items : int >= min_items, or None
+        Upper cap, so a big machine does not make a demo slow.
+    min_items : int, >= 1
+        Lower bound.
     """
     bytes_per_item = check_int("bytes_per_item", bytes_per_item, 1)
     fraction = check("fraction", fraction, 0, 0.5, lo_open=True)
     min_items = check_int("min_items", min_items, 1)
-    avail = available_memory() or 2 * 1024**3
+    if max_items is not None:
+        max_items = check_int("max_items", max_items, min_items)
+    avail = available_memory()
+    if avail is None:
+        avail = 2 * 1024**3
     items = int(avail * fraction) // bytes_per_item
     if max_items is not None:
-        items = min(items, check_int("max_items", max_items, 1))
+        items = min(items, max_items)
     return max(min_items, items)
 
 
-def measure_peak_flops(n: int = 1024, repeat: int = 5) -> float:
-    """Best-of-``repeat`` float64 FLOP/s of an ``n x n`` matrix product (2 n^3 FLOPs).
+# ---------------------------------------------------------------------------------------
+# Caches and BLAS
+# ---------------------------------------------------------------------------------------
 
-    Uses the BLAS NumPy was built with, at its current thread count.
+
+def _parse_size(text: str) -> int | None:
+    """``"32K"`` -> 32768; sysfs writes cache sizes with a K, M or G suffix."""
+    text = text.strip().upper().removesuffix("B")
+    mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+    digits = text.rstrip("KMG")
+    if not digits.isdigit():
+        return None
+    return int(digits) * mult
+
+
+def cache_sizes() -> dict[str, int]:
+    """CPU cache sizes in bytes by level (``"L1d"``, ``"L2"``, ``"L3"``), as the OS reports them.
+
+    Read from Linux's sysfs for the first CPU this process may run on, or from ``sysctl``
+    on macOS. Sizes are per cache, not per chip: an L3 shared by a group of cores is
+    reported once. Empty when the OS does not say (common in virtual machines): "unknown".
     """
+    out: dict[str, int] = {}
+    try:
+        cpu = min(os.sched_getaffinity(0))
+    except (AttributeError, OSError, ValueError):
+        cpu = 0
+    for base in dict.fromkeys([_CPU_SYSFS / f"cpu{cpu}" / "cache", _CPU_SYSFS / "cpu0" / "cache"]):
+        if not base.is_dir():
+            continue
+        for idx in sorted(base.glob("index*")):
+            level, kind, size = (_read(idx / name) for name in ("level", "type", "size"))
+            if not level or not kind or not size or kind == "Instruction":
+                continue
+            value = _parse_size(size)
+            if value is None or value <= 0:
+                continue
+            out[f"L{level}" + ("d" if kind == "Data" else "")] = value
+        if out:
+            break
+    if not out and platform.system() == "Darwin":  # pragma: no cover - macOS only
+        import subprocess
+
+        for key, name in (("hw.l1dcachesize", "L1d"), ("hw.l2cachesize", "L2"), ("hw.l3cachesize", "L3")):
+            try:
+                r = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=2)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if r.returncode == 0 and r.stdout.strip().isdigit() and int(r.stdout) > 0:
+                out[name] = int(r.stdout)
+    return dict(sorted(out.items()))
+
+
+def blas_info() -> dict[str, object]:
+    """The BLAS library NumPy uses and its thread count (threadpoolctl), or unknowns (None).
+
+    Keys: ``library`` (e.g. ``"openblas"``, ``"mkl"``), ``version``, ``threads`` (how many
+    threads a matrix product will use) and ``architecture`` (the CPU kernel it chose).
+    When several BLAS libraries are loaded, the one shipped with NumPy is preferred.
+    """
+    unknown: dict[str, object] = {"library": None, "version": None, "threads": None, "architecture": None}
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    except Exception:
+        return unknown
+    if not pools:
+        return unknown
+    pools.sort(key=lambda p: "numpy" not in str(p.get("filepath", "")).lower())
+    pool = pools[0]
+    return {
+        "library": pool.get("internal_api"),
+        "version": pool.get("version"),
+        "threads": pool.get("num_threads"),
+        "architecture": pool.get("architecture"),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Measured peaks
+# ---------------------------------------------------------------------------------------
+
+
+def _best_time(run: Callable[[], None], repeat: int, max_time: float) -> float:
+    """Best time of ``repeat`` calls of ``run`` after one untimed warm-up call; stops early
+    once the timed calls have taken ``max_time`` seconds (at least one is always timed)."""
+    run()
+    best, spent = math.inf, 0.0
+    for _ in range(repeat):
+        t0 = _clock()
+        run()
+        dt = _clock() - t0
+        best, spent = min(best, dt), spent + dt
+        if spent >= max_time:
+            break
+    return max(best, 1e-12)
+
+
+class _Threads:
+    """Cap the BLAS thread count for a block (threadpoolctl), or do nothing for None."""
+
+    def __init__(self, threads: int | None):
+        self.threads, self._ctl = threads, None
+
+    def __enter__(self):
+        if self.threads is not None:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                self._ctl = threadpool_limits(limits=self.threads, user_api="blas")
+            except Exception:  # pragma: no cover - threadpoolctl is a dependency
+                self._ctl = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctl is not None:
+            self._ctl.restore_original_limits()
+        return False
+
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def measure_peak_flops(
+    n: int | None = None,
+    repeat: int = 5,
+    *,
+    dtype: str = "float64",
+    threads: int | None = None,
+    max_time: float = 1.0,
+) -> float:
+    r"""Floating-point throughput in FLOP/s: the best of ``repeat`` ``n x n`` matrix products.
+
+    A product of two :math:`n \times n` matrices takes :math:`2n^3` floating-point
+    operations (a multiply and an add for each of :math:`n` terms of :math:`n^2` entries).
+    It runs in the BLAS that NumPy was built with, which is about as close to the
+    hardware's peak as Python code gets: it is the practical peak, not the datasheet's.
+
+    Parameters
+    ----------
+    n : int in [16, 8192], or None
+        Matrix size; None picks 1024, or 2048 with 8 or more usable cores (so that many
+        threads have enough work).
+    repeat : int in [1, 100]
+        Timed repeats after one warm-up; the best counts.
+    dtype : "float64" or "float32"
+        Precision. float32 is usually about twice as fast: a vector register holds twice
+        as many of them.
+    threads : int in [1, 1024], or None
+        BLAS threads for the measurement (threadpoolctl); None leaves BLAS as it is, which
+        is what every other NumPy call in the process gets.
+    max_time : float in (0, 60]
+        Stop repeating once the timed repeats have taken this many seconds.
+    """
+    if n is None:
+        n = 2048 if usable_cores() >= 8 else 1024
     n = check_int("n", n, 16, 8192)
     repeat = check_int("repeat", repeat, 1, 100)
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
+    if threads is not None:
+        threads = check_int("threads", threads, 1, 1024)
+    max_time = check("max_time", max_time, 0, 60, lo_open=True)
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n))
-    b = rng.standard_normal((n, n))
-    c = np.empty((n, n))
-    np.matmul(a, b, out=c)  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        best = min(best, time.perf_counter() - t0)
+    a = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
+    b = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
+    c = np.empty((n, n), dtype=_DTYPES[dtype])
+    with _Threads(threads):
+        best = _best_time(lambda: np.matmul(a, b, out=c), repeat, max_time)
+    # The product is checked, so a broken BLAS cannot report a fast wrong answer.
+    i = n // 3
+    expected = float(np.dot(a[i].astype(np.float64), b[:, i].astype(np.float64)))
+    if not math.isclose(float(c[i, i]), expected, rel_tol=1e-3, abs_tol=1e-2 * math.sqrt(n)):
+        raise RuntimeError(f"matrix product gave a wrong result: {c[i, i]} != {expected}")
     return 2.0 * n**3 / best
 
 
-def measure_bandwidth(nbytes: int | None = None, repeat: int = 5) -> float:
-    """Best-of-``repeat`` memory bandwidth in bytes/s of a streaming copy (read + write).
+_KERNELS = {"copy": 2, "triad": 3}  # arrays each kernel streams through memory once
 
-    The arrays default to 64 MiB each (well beyond last-level caches), shrunk to fit the
-    available memory.
+
+def _split(n: int, parts: int, align: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ranges covering ``range(n)``, boundaries multiples of ``align``."""
+    edges = [min(n, (n * k // parts) // align * align) for k in range(parts)] + [n]
+    return [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+
+
+def measure_bandwidth(
+    nbytes: int | None = None,
+    repeat: int = 5,
+    *,
+    kernel: str = "copy",
+    threads: int | None = None,
+    max_time: float = 1.0,
+) -> float:
+    r"""Memory bandwidth in bytes/s: the best of ``repeat`` runs of a streaming kernel.
+
+    Kernels (the names of the STREAM benchmark's):
+
+    * ``"copy"``: ``a[:] = b``, which reads one array and writes one: :math:`2 \times 8`
+      bytes per float64 element.
+    * ``"triad"``: ``a[:] = b + s * c``, which reads two arrays and writes one:
+      :math:`3 \times 8` bytes per element. NumPy would compute ``s * c`` into a full-size
+      temporary and stream five arrays, so the triad here is computed block by block with
+      a temporary small enough to stay in cache, and really moves three arrays.
+
+    The arrays are split into ``threads`` contiguous parts streamed at once by that many
+    threads (NumPy releases the GIL in these loops): one core alone usually cannot keep a
+    memory system busy.
+
+    Parameters
+    ----------
+    nbytes : int >= 1024, or None
+        Bytes of *each* array. None picks 64 MiB, or more if that is needed for all the
+        arrays together to be four times the largest cache the OS reports; at most 128 MiB,
+        and at most a tenth of the available memory for all the arrays together.
+    repeat : int in [1, 100]
+        Timed repeats after one warm-up (which also touches every page); the best counts.
+    kernel : "copy" or "triad"
+    threads : int in [1, 1024], or None
+        Threads streaming at once; None means :func:`usable_cores`.
+    max_time : float in (0, 60]
+        Stop repeating once the timed repeats have taken this many seconds.
     """
+    if kernel not in _KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(_KERNELS)}; got {kernel!r}")
+    arrays = _KERNELS[kernel]
     if nbytes is None:
-        nbytes = min(64 * 1024**2, safe_size(1, fraction=0.05))
+        target = max(64 * 1024**2, 4 * max(cache_sizes().values(), default=0) // arrays)
+        nbytes = min(target, 128 * 1024**2, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
     nbytes = check_int("nbytes", nbytes, 1024)
     repeat = check_int("repeat", repeat, 1, 100)
+    threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
+    max_time = check("max_time", max_time, 0, 60, lo_open=True)
     n = nbytes // 8
-    src = np.ones(n)
-    dst = np.empty(n)
-    np.copyto(dst, src)  # warm-up, and touches every page
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n * 8 / best
+    dst = np.zeros(n)
+    src = np.full(n, 1.0)
+    other = np.full(n, 2.0) if kernel == "triad" else None
+    ranges = _split(n, min(threads, max(1, n // _TRIAD_BLOCK)), _TRIAD_BLOCK)
+
+    def copy(lo: int, hi: int) -> None:
+        np.copyto(dst[lo:hi], src[lo:hi])
+
+    def triad(lo: int, hi: int) -> None:
+        tmp = np.empty(min(_TRIAD_BLOCK, hi - lo))
+        for start in range(lo, hi, _TRIAD_BLOCK):
+            stop = min(start + _TRIAD_BLOCK, hi)
+            t = tmp[: stop - start]
+            np.multiply(other[start:stop], _TRIAD_SCALAR, out=t)
+            np.add(src[start:stop], t, out=dst[start:stop])
+
+    work = copy if kernel == "copy" else triad
+    if len(ranges) == 1:
+        best = _best_time(lambda: work(*ranges[0]), repeat, max_time)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="cc-bandwidth") as pool:
+
+            def run() -> None:
+                for f in [pool.submit(work, lo, hi) for lo, hi in ranges]:
+                    f.result()
+
+            best = _best_time(run, repeat, max_time)
+    expected = 1.0 if kernel == "copy" else 1.0 + _TRIAD_SCALAR * 2.0
+    step = max(1, n // 4096)
+    if not (np.all(dst[::step] == expected) and dst[-1] == expected):
+        raise RuntimeError(f"{kernel} kernel gave a wrong result")
+    return arrays * n * 8 / best
+
+
+def time_bound(flops: float, nbytes: float, *, peak_flops: float, bandwidth: float) -> float:
+    r"""The least time a task can take: :math:`T = \max(F / P, B / \beta)` seconds.
+
+    A task of ``flops`` floating-point operations that moves ``nbytes`` bytes to or from
+    memory can finish no sooner than its arithmetic at the peak rate :math:`P`
+    (``peak_flops``, FLOP/s), nor sooner than its data movement at the bandwidth
+    :math:`\beta` (``bandwidth``, bytes/s). Real code takes longer; the bound says which
+    of the two limits binds. ``flops`` and ``nbytes`` must be finite and >= 0; the rates > 0.
+    """
+    flops = check("flops", flops, 0)
+    nbytes = check("nbytes", nbytes, 0)
+    peak_flops = check("peak_flops", peak_flops, 0, lo_open=True)
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    result = np.maximum(np.divide(flops, peak_flops), np.divide(nbytes, bandwidth))
+    return float(result) if np.ndim(result) == 0 else result
+
+
+# ---------------------------------------------------------------------------------------
+# The profile
+# ---------------------------------------------------------------------------------------
+
+
+def _bytes_text(b: int | None) -> str:
+    if b is None:
+        return "unknown"
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if b >= scale:
+            value = b / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{b} B"
+
+
+def _rate_text(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    return f"{value / 1e9:.3g} G{unit}"
 
 
 @dataclass(frozen=True)
 class MachineProfile:
-    """A snapshot of the machine; ``None`` means the OS did not say."""
+    """A snapshot of the machine; ``None`` means the OS did not say (or it was not measured).
+
+    Rates are in SI units: FLOP/s and bytes/s. ``peak_flops`` is float64 with BLAS's current
+    thread count; ``bandwidth`` is the better of the copy and triad kernels, on
+    ``usable_cores`` threads.
+    """
 
     system: str
     processor: str
@@ -258,35 +644,76 @@ class MachineProfile:
     blas: dict
     peak_flops: float | None
     bandwidth: float | None
+    peak_flops_1thread: float | None = None
+    peak_flops_float32: float | None = None
+    bandwidth_copy: float | None = None
+    bandwidth_triad: float | None = None
+    measure_seconds: float | None = None
+    affinity_cpus: int | None = field(default=None)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """All fields, plus the machine balance, as plain Python values (for JSON)."""
+        d = asdict(self)
+        d["balance"] = self.balance
+        return d
+
+    @property
+    def balance(self) -> float | None:
+        """Machine balance in FLOP per byte: ``peak_flops / bandwidth`` (None if unmeasured).
+
+        A kernel that does fewer FLOPs per byte moved than this is limited by memory, not
+        by arithmetic, on this machine: the ridge point of the roofline model."""
+        if not self.peak_flops or not self.bandwidth:
+            return None
+        return self.peak_flops / self.bandwidth
+
+    def time_bound(self, flops: float, nbytes: float, *, dtype: str = "float64") -> float:
+        """:func:`time_bound` with this machine's measured peak (``dtype``) and bandwidth."""
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
+        peak = self.peak_flops if dtype == "float64" else self.peak_flops_float32
+        if peak is None or self.bandwidth is None:
+            raise ValueError("this profile has no measured peaks: use profile(measure=True)")
+        return time_bound(flops, nbytes, peak_flops=peak, bandwidth=self.bandwidth)
 
     def rows(self) -> list[tuple[str, str]]:
-        """(name, value) rows with units, for a table."""
-
-        def gib(b):
-            return "unknown" if b is None else f"{b / 1024**3:.1f} GiB"
-
-        caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in self.caches.items()) or "unknown"
-        blas = self.blas
+        """(name, value) rows with units, for a table. Unknown values say "unknown"."""
+        caches = ", ".join(f"{k} {_bytes_text(v)}" for k, v in self.caches.items()) or "unknown"
+        blas = self.blas or {}
+        lib = f"{blas.get('library') or 'unknown'} {blas.get('version') or ''}".strip()
+        threads = blas.get("threads")
+        if threads:
+            lib += f", {threads} thread{'s' if threads != 1 else ''}"
+            if threads > self.usable_cores:
+                lib += f" (more than the {self.usable_cores} usable: oversubscribed)"
+        else:
+            lib += ", threads unknown"
+        balance = self.balance
         return [
             ("System", self.system),
             ("Processor", self.processor or "unknown"),
             ("Python / NumPy", f"{self.python} / {self.numpy}"),
             ("Logical CPUs (os.cpu_count)", str(self.logical_cpus or "unknown")),
+            ("CPUs in affinity set", "unknown" if self.affinity_cpus is None else str(self.affinity_cpus)),
+            ("CPU quota (cgroup)", "none" if self.cpu_quota is None else f"{self.cpu_quota:g} CPUs"),
             ("Usable cores (affinity, quota)", str(self.usable_cores)),
-            ("CPU quota", "none" if self.cpu_quota is None else f"{self.cpu_quota:g} CPUs"),
-            ("Total memory", gib(self.total_memory)),
-            ("Available memory", gib(self.available_memory)),
-            ("Caches", caches),
-            ("BLAS", f"{blas.get('library') or 'unknown'} {blas.get('version') or ''}".strip()
-             + (f", {blas['threads']} threads" if blas.get("threads") else "")),
-            ("Peak FLOP/s (float64 matmul)",
-             "not measured" if self.peak_flops is None else f"{self.peak_flops / 1e9:.1f} GFLOP/s"),
-            ("Memory bandwidth (copy)",
-             "not measured" if self.bandwidth is None else f"{self.bandwidth / 1e9:.1f} GB/s"),
+            ("Total memory", _bytes_text(self.total_memory)),
+            ("Available memory", _bytes_text(self.available_memory)),
+            ("Caches (per cache)", caches),
+            ("BLAS", lib),
+            ("Peak FLOP/s (float64 matmul)", _rate_text(self.peak_flops, "FLOP/s")),
+            ("Peak FLOP/s (float64, 1 thread)", _rate_text(self.peak_flops_1thread, "FLOP/s")),
+            ("Peak FLOP/s (float32 matmul)", _rate_text(self.peak_flops_float32, "FLOP/s")),
+            ("Memory bandwidth (copy)", _rate_text(self.bandwidth_copy, "B/s")),
+            ("Memory bandwidth (triad)", _rate_text(self.bandwidth_triad, "B/s")),
+            ("Machine balance (float64)", "not measured" if balance is None else f"{balance:.3g} FLOP/byte"),
         ]
+
+    def markdown(self) -> str:
+        """The rows as a Markdown table (``IPython.display.Markdown`` renders it)."""
+        lines = ["| | |", "|---|---|"]
+        lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in self.rows()]
+        return "\n".join(lines)
 
 
 def _processor() -> str:
@@ -296,7 +723,7 @@ def _processor() -> str:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return platform.processor() or platform.machine() or "unknown"
 
 
 @functools.lru_cache(maxsize=1)
@@ -309,10 +736,38 @@ def _static_profile() -> tuple:
     )
 
 
+def _affinity() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def profile(measure: bool = True) -> MachineProfile:
-    """Profile this machine; with ``measure`` also time the FLOP/s and bandwidth peaks
-    (a few seconds at most)."""
+    """Profile this machine; with ``measure`` also time the peaks (a few seconds at most).
+
+    Measured: float64 FLOP/s with BLAS's threads and with one thread, float32 FLOP/s, and
+    the copy and triad bandwidths on :func:`usable_cores` threads. Every measurement stops
+    after about a second, so a slow machine takes longer per repeat but not much longer in
+    all.
+    """
     system, proc, py, npv = _static_profile()
+    blas = blas_info()
+    measured: dict[str, float | None] = {}
+    seconds = None
+    if measure:
+        start = _clock()
+        cores = usable_cores()
+        measured["peak_flops"] = measure_peak_flops(max_time=0.5)
+        if (blas.get("threads") or 1) > 1:
+            measured["peak_flops_1thread"] = measure_peak_flops(threads=1, max_time=0.5)
+        else:  # BLAS already runs on one thread: the same measurement
+            measured["peak_flops_1thread"] = measured["peak_flops"]
+        measured["peak_flops_float32"] = measure_peak_flops(dtype="float32", max_time=0.5)
+        measured["bandwidth_copy"] = measure_bandwidth(kernel="copy", threads=cores, max_time=0.5)
+        measured["bandwidth_triad"] = measure_bandwidth(kernel="triad", threads=cores, max_time=0.5)
+        measured["bandwidth"] = max(measured["bandwidth_copy"], measured["bandwidth_triad"])
+        seconds = _clock() - start
     return MachineProfile(
         system=system,
         processor=proc,
@@ -324,9 +779,15 @@ def profile(measure: bool = True) -> MachineProfile:
         total_memory=total_memory(),
         available_memory=available_memory(),
         caches=cache_sizes(),
-        blas=blas_info(),
-        peak_flops=measure_peak_flops() if measure else None,
-        bandwidth=measure_bandwidth() if measure else None,
+        blas=blas,
+        peak_flops=measured.get("peak_flops"),
+        bandwidth=measured.get("bandwidth"),
+        peak_flops_1thread=measured.get("peak_flops_1thread"),
+        peak_flops_float32=measured.get("peak_flops_float32"),
+        bandwidth_copy=measured.get("bandwidth_copy"),
+        bandwidth_triad=measured.get("bandwidth_triad"),
+        measure_seconds=seconds,
+        affinity_cpus=_affinity(),
     )
 
 

@@ -3,23 +3,36 @@ median and the spread, and the machine the numbers came from.
 
 Timings are never typed into prose: a cell computes them, and the page says which
 machine built it.
+
+Why the median? A timing is the true cost plus interference (other processes, the OS, a
+garbage collection, a frequency change), and interference only ever adds time. The
+median ignores a few disturbed repeats; the spread (interquartile range, and the best and
+worst repeat) says how noisy the machine was. As :mod:`timeit` does, the garbage collector
+is paused while the repeats run, so one unlucky collection does not land in a repeat.
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 from ._validate import check, check_int
 
-__all__ = ["BenchResult", "bench"]
+__all__ = ["BenchResult", "bench", "format_seconds"]
+
+_clock: Callable[[], float] = time.perf_counter
 
 
 @dataclass(frozen=True)
 class BenchResult:
-    """Seconds per call: the median over repeats, with the spread and the raw repeats."""
+    """Seconds per call: the median over repeats, with the spread and the raw repeats.
+
+    ``times`` holds one value per repeat: that repeat's time divided by ``number``, the
+    calls it made. ``machine`` is :func:`computing_change.machine.summary` at the time.
+    """
 
     median: float
     best: float
@@ -35,6 +48,26 @@ class BenchResult:
         """Interquartile range of the repeats, in seconds per call."""
         return self.q3 - self.q1
 
+    @property
+    def relative_spread(self) -> float:
+        """The interquartile range as a fraction of the median (0 for a perfectly quiet run)."""
+        return self.iqr / self.median if self.median > 0 else 0.0
+
+    def rate(self, work: float) -> float:
+        """``work`` units per second at the median time: ``rate(flops)`` gives FLOP/s.
+
+        ``work`` is what one call of the timed function does (FLOPs, bytes, items); > 0.
+        """
+        work = check("work", work, 0, lo_open=True)
+        return work / self.median if self.median > 0 else float("inf")
+
+    def as_dict(self) -> dict:
+        """The fields (``times`` as a list) plus the IQR, for JSON."""
+        d = asdict(self)
+        d["times"] = list(self.times)
+        d["iqr"] = self.iqr
+        return d
+
     def __str__(self) -> str:
         return (
             f"{_fmt(self.median)} per call (median of {len(self.times)} repeats x {self.number}, "
@@ -49,6 +82,21 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.3g} s"  # pragma: no cover
 
 
+def format_seconds(seconds: float) -> str:
+    """A duration with a readable unit and three significant digits: ``0.0123`` -> ``"12.3 ms"``.
+
+    ``seconds`` must be finite and >= 0.
+    """
+    return _fmt(check("seconds", seconds, 0))
+
+
+def _run(func: Callable[[], object], number: int) -> float:
+    t0 = _clock()
+    for _ in range(number):
+        func()
+    return _clock() - t0
+
+
 def bench(
     func: Callable[[], object],
     *,
@@ -61,34 +109,44 @@ def bench(
     """Time ``func()``: ``warmup`` untimed calls, then ``repeat`` timed repeats.
 
     Each repeat calls ``func`` ``number`` times; when ``number`` is None it is chosen so that
-    one repeat lasts at least ``min_time`` seconds (at most ``max_number`` calls), as
-    :mod:`timeit` does. Returns seconds per call.
+    one repeat lasts at least ``min_time`` seconds (doubling from 1, at most ``max_number``
+    calls), as :mod:`timeit` does, so that very fast functions are not timed below the
+    clock's resolution. Returns seconds per call (:class:`BenchResult`).
+
+    Parameters
+    ----------
+    func : callable taking no arguments
+    repeat : int in [1, 10000]
+    warmup : int in [0, 10000]
+        Untimed calls first: caches, page faults, lazy imports and JIT-like first-call
+        costs land here rather than in the first repeat.
+    number : int in [1, 10**9], or None (automatic)
+    min_time : float in [0, 60]
+        Seconds one repeat should at least last when ``number`` is automatic.
+    max_number : int in [1, 10**9]
+        The most calls per repeat the automatic choice may make.
     """
+    if not callable(func):
+        raise ValueError(f"func must be callable (a function of no arguments); got {func!r}")
     repeat = check_int("repeat", repeat, 1, 10_000)
     warmup = check_int("warmup", warmup, 0, 10_000)
     min_time = check("min_time", min_time, 0, 60)
     max_number = check_int("max_number", max_number, 1, 10**9)
-    if not callable(func):
-        raise ValueError(f"func must be callable; got {func!r}")
+    if number is not None:
+        number = check_int("number", number, 1, 10**9)
     for _ in range(warmup):
         func()
-    if number is None:
-        number = 1
-        while number < max_number:
-            t0 = time.perf_counter()
-            for _ in range(number):
-                func()
-            if time.perf_counter() - t0 >= min_time:
-                break
-            number = min(number * 2, max_number)
-    else:
-        number = check_int("number", number, 1, 10**9)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            func()
-        times.append((time.perf_counter() - t0) / number)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if number is None:
+            number = 1
+            while number < max_number and _run(func, number) < min_time:
+                number = min(number * 2, max_number)
+        times = [_run(func, number) / number for _ in range(repeat)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     qs = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
     from .machine import summary
 
