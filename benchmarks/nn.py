@@ -1,0 +1,104 @@
+"""Chapter 2's figures (core concepts): batching and the MLP's achieved FLOP rate, as one JSON
+object on stdout.
+
+    python benchmarks/nn.py            # about 20-60 s
+    python benchmarks/nn.py --quick    # fewer batch sizes and repeats, a few seconds
+
+Rates are in SI units (FLOP/s, bytes/s, samples/s); times in seconds. The headline figures:
+
+* ``batching.best_over_batch1``: throughput (samples/s) of the wide network's forward pass at
+  the best batch size, divided by its throughput at batch size 1;
+* ``mlp_forward.flops_per_s``: the achieved FLOP rate of that forward pass at the best batch
+  size (matrix-product FLOPs counted by hand, 2 B sum n_in n_out), and its fraction of the
+  machine's peak (``machine.measure_peak_flops``);
+* ``decode``: the time of one attention decoding step at the largest position over that at
+  position 0 (it grows with the key-value cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from computing_change import machine, nn
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batch sizes and repeats")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    repeat = 3 if args.quick else 7
+    peak = machine.measure_peak_flops(max_time=1.0)
+    bandwidth = machine.measure_bandwidth(max_time=1.0)
+
+    l3 = machine.cache_sizes().get("L3")
+    sizes = nn.batching_sizes(l3)
+    rng = np.random.default_rng(0)
+    wide = nn.init_mlp(sizes, rng)
+    batches = [1, 4, 16, 64] if args.quick else [2**k for k in range(10)]  # up to 512
+    sweep = [nn.throughput(wide, b, max_batch=1024, repeat=repeat, min_time=0.05, rng=rng) for b in batches]
+    best = max(sweep, key=lambda r: r.samples_per_s)
+    one = sweep[0]
+
+    small_sizes = (128, 256, 256, 10)
+    small = nn.init_mlp(small_sizes, rng)
+    small_fwd = nn.throughput(small, 256, repeat=repeat, min_time=0.05, rng=rng)
+
+    head = nn.init_attention(128, rng)
+    positions = [0, 2048, 4096, 8192]
+    with threadpool_limits(limits=1, user_api="blas"):
+        dec = nn.decode_step_times(head, positions, rng=rng, repeat=repeat, min_time=0.01)
+
+    out = {
+        "benchmark": "nn",
+        "units": {"flops": "FLOP/s", "bandwidth": "bytes/s", "throughput": "samples/s", "time": "s"},
+        "summary": machine.summary(),
+        "peak_flops": peak,
+        "bandwidth": bandwidth,
+        "machine_balance": peak / bandwidth,
+        "wide_network": {
+            "sizes": list(sizes),
+            "weight_bytes": wide.nbytes,
+            "last_level_cache": l3,
+        },
+        "batching": {
+            "batch_sizes": batches,
+            "samples_per_s": [r.samples_per_s for r in sweep],
+            "seconds_per_batch": [r.seconds for r in sweep],
+            "best_batch": best.batch_size,
+            "best_over_batch1": best.samples_per_s / one.samples_per_s,
+            "batch1_time_over_roofline_bound": one.seconds
+            / machine.time_bound(
+                nn.forward_flops(sizes, 1), nn.forward_bytes(sizes, 1), peak_flops=peak, bandwidth=bandwidth
+            ),
+        },
+        "mlp_forward": {
+            "sizes": list(sizes),
+            "batch": best.batch_size,
+            "flops_per_s": best.flops_per_s,
+            "fraction_of_peak": best.flops_per_s / peak,
+            "batch1_flops_per_s": one.flops_per_s,
+            "small_network_sizes": list(small_sizes),
+            "small_network_batch256_flops_per_s": small_fwd.flops_per_s,
+        },
+        "decode": {
+            "d": head.d,
+            "positions": positions,
+            "seconds_per_step": [r["seconds"] for r in dec],
+            "last_over_first": dec[-1]["seconds"] / dec[0]["seconds"],
+        },
+        "seconds": time.perf_counter() - start,
+    }
+    json.dump(out, sys.stdout, indent=2)
+    print()
+    return out
+
+
+if __name__ == "__main__":
+    main()
