@@ -10,7 +10,13 @@ __all__ = ["glue", "setup_matplotlib"]
 
 
 def glue(name: str, value, display: bool = False) -> None:
-    """Make ``value`` citable in the page's prose as ``{glue:text}`name```."""
+    """Make ``value`` citable in the page's prose as ``{glue:text}`name```.
+
+    NumPy scalars are converted to Python numbers first: their repr under NumPy 2
+    (``np.float64(0.5)``) cannot be formatted by ``{glue:text}`name:.2f```.
+    """
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - outside the website build

@@ -42,7 +42,7 @@ def _slider(param: Param):
         lo = np.log10(max(param.slider_min, 1e-12))
         hi = np.log10(param.slider_max)
         return w.FloatLogSlider(
-            value=param.default, base=10, min=lo, max=hi, step=0.01,
+            value=param.default, base=10, min=lo, max=hi, step=1e-4,
             description=param.label, style=style, layout=layout, readout_format=".4g",
         )
     if param.integer:
