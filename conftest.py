@@ -169,6 +169,16 @@ def pytest_sessionstart(session):
     session.config._cc_temp = _temp_entries()
 
 
+def _helper(proc) -> bool:
+    """multiprocessing's resource tracker (and forkserver) live exactly as long as the
+    test process that started them: they end with it, so they are not leaks."""
+    try:
+        cmd = " ".join(proc.cmdline())
+    except Exception:
+        return False
+    return "multiprocessing.resource_tracker" in cmd or "multiprocessing.forkserver" in cmd
+
+
 def _leak_check(config) -> list[str]:
     if not _LEAK_CHECK or not hasattr(config, "_cc_children"):
         return []
@@ -178,7 +188,7 @@ def _leak_check(config) -> list[str]:
     while True:
         left = [
             p for p in psutil.Process().children(recursive=True)
-            if p.pid not in config._cc_children and p.status() != psutil.STATUS_ZOMBIE
+            if p.pid not in config._cc_children and p.status() != psutil.STATUS_ZOMBIE and not _helper(p)
         ]
         if not left or time.time() > deadline:
             break

@@ -67,10 +67,13 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
     allowed = describe_range(lo, hi, False, False)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
         raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v != int(v):
-        raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
-    v = int(v)
+    if isinstance(value, (int, np.integer)):
+        v = int(value)  # exact, however large
+    else:
+        f = float(value)
+        if not math.isfinite(f) or f != int(f):
+            raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
+        v = int(f)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ValueError(f"{name} must be a whole number {allowed}; got {v}")
     return v
