@@ -23,7 +23,7 @@ def describe_range(lo: float | None, hi: float | None, lo_open: bool, hi_open: b
         return f"{'>' if lo_open else '>='} {lo:g}"
     if hi is not None:
         return f"{'<' if hi_open else '<='} {hi:g}"
-    return "finite"
+    return ""
 
 
 def check(
@@ -42,11 +42,11 @@ def check(
     """
     allowed = describe_range(lo, hi, lo_open, hi_open)
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
-        raise ValueError(f"{name} must be a number {allowed}; got {value!r}")
+        raise ValueError(f"{name} must be a number {allowed}".rstrip() + f"; got {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number {allowed}; got {value!r}") from None
+        raise ValueError(f"{name} must be a number {allowed}".rstrip() + f"; got {value!r}") from None
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
     bad = ~np.isfinite(arr)
@@ -56,7 +56,7 @@ def check(
         bad |= (arr >= hi) if hi_open else (arr > hi)
     if np.any(bad):
         first = arr[bad].flat[0] if arr.ndim else float(arr)
-        raise ValueError(f"{name} must be a finite number {allowed}; got {first:g}")
+        raise ValueError(f"{name} must be a finite number {allowed}".rstrip() + f"; got {first:g}")
     if arr.ndim == 0:
         return float(arr)
     return arr
@@ -66,14 +66,14 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
     """Return ``value`` as an ``int`` after checking it is a whole number in ``[lo, hi]``."""
     allowed = describe_range(lo, hi, False, False)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
-        raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
+        raise ValueError(f"{name} must be a whole number {allowed}".rstrip() + f"; got {value!r}")
     if isinstance(value, (int, np.integer)):
         v = int(value)  # exact, however large
     else:
         f = float(value)
         if not math.isfinite(f) or f != int(f):
-            raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
+            raise ValueError(f"{name} must be a whole number {allowed}".rstrip() + f"; got {value!r}")
         v = int(f)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be a whole number {allowed}; got {v}")
+        raise ValueError(f"{name} must be a whole number {allowed}".rstrip() + f"; got {v}")
     return v
