@@ -1,6 +1,6 @@
 """Performance figures of chapter 3.2, Distributed computing (分布式计算), printed as one JSON object.
 
-    python benchmarks/distributed.py [--seconds 3] [--repeat 3]
+    python benchmarks/cluster.py [--seconds 3] [--repeat 3]
 
 * ``speedup``: the same CPU-bound work (pure-Python ``spin`` tasks, about ``--seconds`` of
   serial work in 16 tasks) on a 1-worker and on a 2-worker ``LocalCluster`` (one thread per
