@@ -187,7 +187,8 @@ def _leak_check(config) -> list[str]:
     deadline = time.time() + 15
     while True:
         left = [
-            p for p in psutil.Process().children(recursive=True)
+            p
+            for p in psutil.Process().children(recursive=True)
             if p.pid not in config._cc_children and p.status() != psutil.STATUS_ZOMBIE and not _helper(p)
         ]
         if not left or time.time() > deadline:

@@ -39,7 +39,9 @@ def _last_json(text: str):
 def run_script(path: Path, timeout: float) -> dict:
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:g} s"}
     seconds = round(time.perf_counter() - t0, 1)
@@ -70,7 +72,9 @@ def main(argv=None) -> int:
 
     prof = profile(measure=False)
     report = {"machine": dict(prof.rows()), "benchmarks": {}}
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_"))
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")
+    )
     if args.only:
         scripts = [p for p in scripts if p.stem in args.only]
     for path in scripts:
@@ -79,7 +83,9 @@ def main(argv=None) -> int:
     if args.build:
         with tempfile.TemporaryDirectory() as tmp:
             jb = str(Path(sys.executable).with_name("jupyter-book"))
-            report["site_build"] = timed([jb, "build", ".", "--all", "-W", "-n", "--keep-going", "--path-output", tmp], 1800)
+            report["site_build"] = timed(
+                [jb, "build", ".", "--all", "-W", "-n", "--keep-going", "--path-output", tmp], 1800
+            )
     if args.tests:
         report["test_suite"] = timed(["bash", "scripts/test.sh"], 5400)
     text = json.dumps(report, indent=2, default=str)

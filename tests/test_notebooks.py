@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(
-    p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    p
+    for p in (ROOT / "book").rglob("*.ipynb")
+    if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
 )
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -48,7 +50,10 @@ def test_no_errors_or_tracebacks(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_images_have_alt_text(path):
     for cell in _code_cells(_load(path)):
-        if any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) for o in cell.get("outputs", [])):
+        if any(
+            "image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})
+            for o in cell.get("outputs", [])
+        ):
             alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
             assert len(alt.strip()) >= 15, f"image without alt text: {''.join(cell['source'])[:80]}"
 
@@ -65,7 +70,9 @@ def test_widget_cells_are_tagged_and_saved(path):
             )
     if views:
         state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-        assert state.get("state"), "widget views without saved widget state: the website could not render them"
+        assert state.get("state"), (
+            "widget views without saved widget state: the website could not render them"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -74,4 +81,6 @@ def test_title_has_chinese_heading(path):
     first = "".join(nb["cells"][0]["source"]) if nb["cells"] else ""
     title = first.lstrip().splitlines()[0] if first.strip() else ""
     assert title.startswith("# "), "the first cell must start with the page title"
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in title), f"title lacks the article's Chinese heading: {title}"
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in title), (
+        f"title lacks the article's Chinese heading: {title}"
+    )

@@ -50,7 +50,9 @@ def site(tmp_path_factory) -> Path:
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--all", "-W", "-n", "--keep-going", "--path-output", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, "website build failed or warned:\n" + proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, (
+        "website build failed or warned:\n" + proc.stdout[-6000:] + proc.stderr[-3000:]
+    )
     html = out / "_build" / "html"
     assert (html / "index.html").exists()
     return html
@@ -74,7 +76,9 @@ def server(site):
 
 def _pages(site: Path) -> list[Path]:
     return sorted(
-        p for p in site.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(site).parts)
+        p
+        for p in site.rglob("*.html")
+        if not {"_static", "_sources", "_images"} & set(p.relative_to(site).parts)
     )
 
 
@@ -160,10 +164,16 @@ def test_every_page_renders_offline(site, server, browser):
         url = urljoin(server, rel)
         page = context.new_page()
         errs: list[str] = []
-        page.on("console", lambda m, errs=errs: errs.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m, errs=errs: errs.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        )
         page.on("pageerror", lambda e, errs=errs: errs.append(f"page error: {e}"))
         page.on("requestfailed", lambda r, errs=errs: errs.append(f"request failed: {r.url} ({r.failure})"))
-        page.on("response", lambda r, errs=errs: errs.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r, errs=errs: errs.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+        )
         page.goto(url, wait_until="load")
         page.evaluate(WAIT_FOR_RENDERING)
         info = page.evaluate(REPORT)
@@ -195,7 +205,9 @@ def test_links_and_anchors_resolve(site):
     def ids_of(p: Path) -> set[str]:
         if p not in ids:
             s = _soup(p)
-            ids[p] = {t["id"] for t in s.find_all(id=True)} | {t["name"] for t in s.find_all("a", attrs={"name": True})}
+            ids[p] = {t["id"] for t in s.find_all(id=True)} | {
+                t["name"] for t in s.find_all("a", attrs={"name": True})
+            }
         return ids[p]
 
     broken = []
@@ -212,7 +224,11 @@ def test_links_and_anchors_resolve(site):
             checked += 1
             if not target.exists():
                 broken.append(f"{page.relative_to(site)}: {href} (no such file)")
-            elif parsed.fragment and target.suffix == ".html" and unquote(parsed.fragment) not in ids_of(target):
+            elif (
+                parsed.fragment
+                and target.suffix == ".html"
+                and unquote(parsed.fragment) not in ids_of(target)
+            ):
                 broken.append(f"{page.relative_to(site)}: {href} (no such anchor)")
     assert checked > 50
     assert not broken, "\n".join(broken)
@@ -241,7 +257,9 @@ def test_reader_features(site):
     soup = _soup(site / "book" / "models" / "article_formulas.html")
     assert soup.select(".exercise"), "no exercises"
     solutions = soup.select(".solution")
-    assert solutions and all("dropdown" in s.get("class", []) for s in solutions), "solutions must be dropdowns"
+    assert solutions and all("dropdown" in s.get("class", []) for s in solutions), (
+        "solutions must be dropdowns"
+    )
     refs = _soup(site / "book" / "references.html")
     assert len(refs.select(".citation, dl.citation > dt, div.citation")) >= 3, "bibliography is empty"
 

@@ -9,8 +9,8 @@ readers with a running kernel (locally, Binder, Colab) get the live version.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -42,18 +42,34 @@ def _slider(param: Param):
         lo = np.log10(max(param.slider_min, 1e-12))
         hi = np.log10(param.slider_max)
         return w.FloatLogSlider(
-            value=param.default, base=10, min=lo, max=hi, step=1e-4,
-            description=param.label, style=style, layout=layout, readout_format=".4g",
+            value=param.default,
+            base=10,
+            min=lo,
+            max=hi,
+            step=1e-4,
+            description=param.label,
+            style=style,
+            layout=layout,
+            readout_format=".4g",
         )
     if param.integer:
         return w.IntSlider(
-            value=int(param.default), min=int(param.slider_min), max=int(param.slider_max),
-            description=param.label, style=style, layout=layout,
+            value=int(param.default),
+            min=int(param.slider_min),
+            max=int(param.slider_max),
+            description=param.label,
+            style=style,
+            layout=layout,
         )
     return w.FloatSlider(
-        value=param.default, min=param.slider_min, max=param.slider_max,
-        step=(param.slider_max - param.slider_min) / 200, description=param.label,
-        style=style, layout=layout, readout_format=".4g",
+        value=param.default,
+        min=param.slider_min,
+        max=param.slider_max,
+        step=(param.slider_max - param.slider_min) / 200,
+        description=param.label,
+        style=style,
+        layout=layout,
+        readout_format=".4g",
     )
 
 
