@@ -84,3 +84,22 @@ def test_title_has_chinese_heading(path):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in title), (
         f"title lacks the article's Chinese heading: {title}"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_widgets_are_probed_with_bad_input(path):
+    """A notebook that shows widgets ends with the hidden cell that drives every one of them
+    to invalid settings (scripts/add_widget_probe.py), and that cell passed."""
+    nb = _load(path)
+    has_widgets = any(WIDGET_MIME in o.get("data", {}) for c in _code_cells(nb) for o in c.get("outputs", []))
+    if not has_widgets:
+        return
+    last = _code_cells(nb)[-1]
+    assert "widget-probe" in last["metadata"].get("tags", []), (
+        "missing the widget probe cell (add_widget_probe.py)"
+    )
+    assert "remove-cell" in last["metadata"].get("tags", [])
+    text = "".join(
+        "".join(o.get("text", "")) for o in last.get("outputs", []) if o["output_type"] == "stream"
+    )
+    assert "all handled" in text, f"the widget probe did not pass: {text!r}"
