@@ -13,11 +13,12 @@ that :mod:`computing_change.widgets` turns into an interactive widget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
+import numpy as np
 
-from ._validate import check
+from ._validate import check, check_int
 
 __all__ = [
     "Param",
@@ -214,7 +215,17 @@ ARTICLE_FORMULAS: dict[str, Formula] = {
         efficiency_memory,
         (
             Param("m", "memory demand m", 0, None, default=1000, slider_min=1, slider_max=1e6, log=True),
-            Param("c", "memory capacity c", 0, None, lo_open=True, default=1024, slider_min=1, slider_max=1e6, log=True),
+            Param(
+                "c",
+                "memory capacity c",
+                0,
+                None,
+                lo_open=True,
+                default=1024,
+                slider_min=1,
+                slider_max=1e6,
+                log=True,
+            ),
         ),
         "E_m",
         "article, section 4.1 (3)",
@@ -225,8 +236,28 @@ ARTICLE_FORMULAS: dict[str, Formula] = {
         r"E_a = \frac{1}{1 + \frac{C_a}{C_0}}",
         efficiency_algorithm,
         (
-            Param("C_a", "optimized complexity C_a", 0, None, lo_open=True, default=1e6, slider_min=1, slider_max=1e9, log=True),
-            Param("C_0", "original complexity C_0", 0, None, lo_open=True, default=1e5, slider_min=1, slider_max=1e9, log=True),
+            Param(
+                "C_a",
+                "optimized complexity C_a",
+                0,
+                None,
+                lo_open=True,
+                default=1e6,
+                slider_min=1,
+                slider_max=1e9,
+                log=True,
+            ),
+            Param(
+                "C_0",
+                "original complexity C_0",
+                0,
+                None,
+                lo_open=True,
+                default=1e5,
+                slider_min=1,
+                slider_max=1e9,
+                log=True,
+            ),
         ),
         "E_a",
         "article, section 4.1 (4)",
@@ -275,3 +306,795 @@ def evaluate(key: str, **values) -> float:
     return FORMULAS[key](**values)
 
 
+# ======================================================================================
+# The models the field uses (chapter 4, "The models the field uses").
+# Appended to the module: the functions above and ARTICLE_* are unchanged.
+# ======================================================================================
+
+__all__ += [
+    "parallel_efficiency",
+    "amdahl_efficiency",
+    "gustafson_efficiency",
+    "amdahl_to_gustafson",
+    "gustafson_to_amdahl",
+    "karp_flatt",
+    "roofline",
+    "ridge_point",
+    "attained_fraction",
+    "alpha_beta_time",
+    "half_performance_length",
+    "ring_allreduce_time",
+    "naive_allreduce_time",
+    "tree_allreduce_time",
+    "brent_lower",
+    "brent_upper",
+    "reduction_work_span",
+    "reduction_steps",
+    "amat",
+    "amat2",
+    "amat_multilevel",
+    "transformer_flops_per_token",
+    "model_flops_utilization",
+    "gpt_param_count",
+    "FIELD_FORMULAS",
+]
+
+
+def _whole(name: str, value, lo: float):
+    """``check`` plus: every value is a whole number (scalar or array)."""
+    v = check(name, value, lo)
+    arr = np.asarray(v)
+    if np.any(arr != np.floor(arr)):
+        first = arr[arr != np.floor(arr)].flat[0] if arr.ndim else float(arr)
+        raise ValueError(f"{name} must be a whole number >= {lo:g}; got {first:g}")
+    return v
+
+
+# --- Speedup, efficiency and the two serial fractions ---------------------------------
+
+
+def parallel_efficiency(speedup, p):
+    r"""Parallel efficiency, :math:`E = S/p`: the share of the ideal speedup you obtained.
+
+    Parameters
+    ----------
+    speedup : float or array, > 0
+        Measured or modelled speedup :math:`S = T_1 / T_p`.
+    p : float or array, >= 1
+        Number of processors (workers).
+
+    :math:`E > 1` means a superlinear speedup (for example, the parts fit in cache).
+    """
+    speedup = check("speedup", speedup, 0, lo_open=True)
+    p = check("p", p, 1)
+    return speedup / p
+
+
+def amdahl_efficiency(f, p):
+    r"""Efficiency under Amdahl's law, :math:`E(p) = \dfrac{S(p)}{p} = \dfrac{1}{1 + f\,(p-1)}`.
+
+    Parameters
+    ----------
+    f : float or array, in [0, 1]
+        Serial fraction of the single-processor run time.
+    p : float or array, >= 1
+        Number of processors.
+    """
+    f = check("f", f, 0, 1)
+    p = check("p", p, 1)
+    return 1.0 / (1.0 + f * (p - 1.0))
+
+
+def gustafson_efficiency(s, p):
+    r"""Efficiency under Gustafson's law, :math:`E(p) = \dfrac{p - s\,(p-1)}{p} = 1 - s\,\dfrac{p-1}{p}`.
+
+    Parameters
+    ----------
+    s : float or array, in [0, 1]
+        Serial fraction of the parallel run time.
+    p : float or array, >= 1
+        Number of processors.
+    """
+    s = check("s", s, 0, 1)
+    p = check("p", p, 1)
+    return 1.0 - s * (p - 1.0) / p
+
+
+def amdahl_to_gustafson(f, p):
+    r"""Gustafson's serial fraction :math:`s` of the same run, from Amdahl's :math:`f`.
+
+    With :math:`T_1 = t_s + t_\parallel` and :math:`T_p = t_s + t_\parallel/p`, Amdahl's
+    :math:`f = t_s/T_1` and Gustafson's :math:`s = t_s/T_p`, so
+
+    .. math:: s = \frac{f}{f + (1-f)/p} = f\,S_{\text{Amdahl}}(f, p).
+
+    Parameters
+    ----------
+    f : float or array, in [0, 1]
+        Serial fraction of the one-processor time.
+    p : float or array, >= 1
+        Number of processors of the parallel run.
+    """
+    f = check("f", f, 0, 1)
+    p = check("p", p, 1)
+    return f / (f + (1.0 - f) / p)
+
+
+def gustafson_to_amdahl(s, p):
+    r"""Amdahl's serial fraction :math:`f` of the same run, from Gustafson's :math:`s`.
+
+    .. math:: f = \frac{s}{s + p\,(1-s)}
+
+    (the inverse of :func:`amdahl_to_gustafson`).
+
+    Parameters
+    ----------
+    s : float or array, in [0, 1]
+        Serial fraction of the time on ``p`` processors.
+    p : float or array, >= 1
+        Number of processors of that run.
+    """
+    s = check("s", s, 0, 1)
+    p = check("p", p, 1)
+    return s / (s + p * (1.0 - s))
+
+
+def karp_flatt(speedup, p):
+    r"""The Karp-Flatt metric, the experimentally determined serial fraction (Karp & Flatt, 1990):
+
+    .. math:: e = \frac{1/S - 1/p}{1 - 1/p}
+
+    Parameters
+    ----------
+    speedup : float or array, > 0
+        Measured speedup :math:`S` on ``p`` processors.
+    p : float or array, > 1
+        Number of processors (the metric is undefined at :math:`p = 1`).
+
+    For data that obey Amdahl's law exactly, :math:`e = f` at every :math:`p`. A value that
+    grows with :math:`p` points to overhead that grows with the processor count
+    (communication, synchronization, imbalance); :math:`e < 0` means a superlinear speedup.
+    """
+    speedup = check("speedup", speedup, 0, lo_open=True)
+    p = check("p", p, 1, lo_open=True)
+    return (1.0 / speedup - 1.0 / p) / (1.0 - 1.0 / p)
+
+
+# --- The roofline model ----------------------------------------------------------------
+
+
+def roofline(intensity, peak, bandwidth):
+    r"""The roofline bound on attainable performance (Williams, Waterman & Patterson, 2009):
+
+    .. math:: P = \min(P_{\text{peak}},\; B \times I)
+
+    Parameters
+    ----------
+    intensity : float or array, > 0
+        Arithmetic (operational) intensity :math:`I`, in FLOPs per byte of memory traffic.
+    peak : float or array, > 0
+        Peak compute rate, FLOP/s.
+    bandwidth : float or array, > 0
+        Memory bandwidth :math:`B`, bytes/s.
+
+    Returns FLOP/s. No kernel whose traffic really comes from that memory can run faster.
+    """
+    intensity = check("intensity", intensity, 0, lo_open=True)
+    peak = check("peak", peak, 0, lo_open=True)
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    out = np.minimum(peak, bandwidth * np.asarray(intensity))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def ridge_point(peak, bandwidth):
+    r"""The intensity where the roofline's two bounds meet, :math:`I^* = P_{\text{peak}} / B` (FLOPs/byte).
+
+    Parameters
+    ----------
+    peak : float or array, > 0
+        Peak compute rate, FLOP/s.
+    bandwidth : float or array, > 0
+        Memory bandwidth, bytes/s.
+    """
+    peak = check("peak", peak, 0, lo_open=True)
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    return peak / bandwidth
+
+
+def attained_fraction(performance, intensity, peak, bandwidth):
+    r"""The share of its roofline bound a kernel attains, :math:`P_{\text{measured}} / \min(P_{\text{peak}}, B I)`.
+
+    Parameters
+    ----------
+    performance : float or array, > 0
+        The kernel's measured FLOP/s.
+    intensity, peak, bandwidth :
+        As in :func:`roofline`.
+
+    A value above 1 means the bound did not apply: the traffic came from a faster level
+    (a cache) than the one whose bandwidth drew the roof, or the FLOP/byte count was wrong.
+    """
+    performance = check("performance", performance, 0, lo_open=True)
+    return performance / roofline(intensity, peak, bandwidth)
+
+
+# --- The alpha-beta (latency-bandwidth, Hockney) model and collectives --------------
+
+
+def alpha_beta_time(n, alpha, beta):
+    r"""Time to send one message of ``n`` bytes, :math:`t(n) = \alpha + n/\beta` (Hockney, 1994).
+
+    Parameters
+    ----------
+    n : float or array, >= 0
+        Message size in bytes.
+    alpha : float or array, >= 0
+        Latency (start-up time) in seconds.
+    beta : float or array, > 0
+        Asymptotic bandwidth in bytes/s (Hockney's :math:`r_\infty`). Some texts write
+        :math:`\beta` for the time per byte, our :math:`1/\beta`.
+    """
+    n = check("n", n, 0)
+    alpha = check("alpha", alpha, 0)
+    beta = check("beta", beta, 0, lo_open=True)
+    return alpha + n / beta
+
+
+def half_performance_length(alpha, beta):
+    r"""Hockney's :math:`n_{1/2} = \alpha\beta`: the message size that attains half the bandwidth.
+
+    Parameters
+    ----------
+    alpha : float or array, >= 0
+        Latency in seconds.
+    beta : float or array, > 0
+        Asymptotic bandwidth in bytes/s.
+
+    Messages much shorter than :math:`n_{1/2}` are latency-bound; much longer, bandwidth-bound.
+    """
+    alpha = check("alpha", alpha, 0)
+    beta = check("beta", beta, 0, lo_open=True)
+    return alpha * beta
+
+
+def _collective_args(n, p, alpha, beta):
+    return (
+        check("n", n, 0),
+        _whole("p", p, 1),
+        check("alpha", alpha, 0),
+        check("beta", beta, 0, lo_open=True),
+    )
+
+
+def ring_allreduce_time(n, p, alpha, beta):
+    r"""Ring all-reduce (reduce-scatter then all-gather) of ``n`` bytes on ``p`` workers:
+
+    .. math:: T_{\text{ring}} = 2\,(p-1)\left(\alpha + \frac{n}{p\,\beta}\right)
+
+    Parameters
+    ----------
+    n : float or array, >= 0
+        Bytes each worker contributes (and receives back, reduced).
+    p : whole number or array, >= 1
+        Workers on the ring.
+    alpha : float or array, >= 0
+        Per-message latency, seconds.
+    beta : float or array, > 0
+        Link bandwidth, bytes/s.
+
+    Each worker sends :math:`2(p-1)` messages of :math:`n/p` bytes; its bandwidth term
+    :math:`2\frac{p-1}{p}\frac{n}{\beta}` stays below :math:`2n/\beta` however many workers join.
+    """
+    n, p, alpha, beta = _collective_args(n, p, alpha, beta)
+    return 2.0 * (p - 1.0) * (alpha + n / (p * beta))
+
+
+def naive_allreduce_time(n, p, alpha, beta):
+    r"""Naive all-reduce: gather ``n`` bytes from every worker at one root, reduce, broadcast back:
+
+    .. math:: T_{\text{naive}} = 2\,(p-1)\left(\alpha + \frac{n}{\beta}\right)
+
+    The root's link carries every message one after another, :math:`p-1` in and
+    :math:`p-1` out. Parameters as in :func:`ring_allreduce_time`.
+    """
+    n, p, alpha, beta = _collective_args(n, p, alpha, beta)
+    return 2.0 * (p - 1.0) * (alpha + n / beta)
+
+
+def tree_allreduce_time(n, p, alpha, beta):
+    r"""Binomial-tree reduce followed by a binomial-tree broadcast:
+
+    .. math:: T_{\text{tree}} = 2\,\lceil \log_2 p \rceil \left(\alpha + \frac{n}{\beta}\right)
+
+    Fewer start-ups than the ring (:math:`2\log_2 p` instead of :math:`2(p-1)`), but the whole
+    message on every step: the better choice for short messages. Parameters as in
+    :func:`ring_allreduce_time`.
+    """
+    n, p, alpha, beta = _collective_args(n, p, alpha, beta)
+    return 2.0 * np.ceil(np.log2(p)) * (alpha + n / beta)
+
+
+# --- Brent's work-span bound ---------------------------------------------------------
+
+
+def _work_span(work, depth, p):
+    work = check("work", work, 1)
+    depth = check("depth", depth, 1)
+    p = check("p", p, 1)
+    if np.any(np.asarray(depth) > np.asarray(work)):
+        raise ValueError("depth must be <= work (the longest chain is part of the work)")
+    return work, depth, p
+
+
+def brent_lower(work, depth, p):
+    r"""The lower bound on :math:`T_p` for a computation of work :math:`W` and depth (span) :math:`D`:
+
+    .. math:: T_p \ge \max\!\left(\frac{W}{p},\, D\right)
+
+    Parameters
+    ----------
+    work : float or array, >= 1
+        Total operations :math:`W` (each of unit time).
+    depth : float or array, >= 1, <= work
+        Length of the longest chain of dependent operations :math:`D`.
+    p : float or array, >= 1
+        Processors.
+    """
+    work, depth, p = _work_span(work, depth, p)
+    out = np.maximum(np.divide(work, p), depth)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def brent_upper(work, depth, p):
+    r"""Brent's upper bound (Brent, 1974): a greedy schedule finishes within
+
+    .. math:: T_p \le \frac{W}{p} + D
+
+    Parameters as in :func:`brent_lower`. The bound is never more than twice the lower one.
+    """
+    work, depth, p = _work_span(work, depth, p)
+    return work / p + depth
+
+
+def reduction_work_span(n):
+    r"""Work and depth of a pairwise (tree) reduction of ``n`` numbers: :math:`W = n-1`,
+    :math:`D = \lceil \log_2 n \rceil`.
+
+    Parameters
+    ----------
+    n : int, >= 2
+        How many numbers are combined.
+    """
+    n = check_int("n", n, 2)
+    return n - 1, int(np.ceil(np.log2(n)))
+
+
+def reduction_steps(n, p):
+    r"""Time steps of Brent's level-by-level schedule of a tree reduction of ``n`` numbers on
+    ``p`` processors: each level of :math:`m` values does :math:`\lfloor m/2 \rfloor` additions,
+    :math:`p` at a time.
+
+    Parameters
+    ----------
+    n : int, >= 2
+        How many numbers are combined.
+    p : int, >= 1
+        Processors.
+
+    The result always lies between :func:`brent_lower` and :func:`brent_upper` of
+    :func:`reduction_work_span`.
+    """
+    n = check_int("n", n, 2)
+    p = check_int("p", p, 1)
+    steps, m = 0, n
+    while m > 1:
+        ops = m // 2
+        steps += -(-ops // p)
+        m -= ops
+    return steps
+
+
+# --- Average memory access time -------------------------------------------------------
+
+
+def amat(hit_time, miss_rate, miss_penalty):
+    r"""Average memory access time of one cache level (Hennessy & Patterson):
+
+    .. math:: \text{AMAT} = t_{\text{hit}} + m \times t_{\text{miss}}
+
+    Parameters
+    ----------
+    hit_time : float or array, > 0
+        Time of a hit, in any time unit (ns, cycles).
+    miss_rate : float or array, in [0, 1]
+        Fraction of accesses that miss.
+    miss_penalty : float or array, >= 0
+        Extra time of a miss, same unit as ``hit_time``.
+    """
+    hit_time = check("hit_time", hit_time, 0, lo_open=True)
+    miss_rate = check("miss_rate", miss_rate, 0, 1)
+    miss_penalty = check("miss_penalty", miss_penalty, 0)
+    return hit_time + miss_rate * miss_penalty
+
+
+def amat2(h1, m1, h2, m2, memory_time):
+    r"""Two cache levels: :math:`\text{AMAT} = h_1 + m_1\,(h_2 + m_2\, t_{\text{mem}})`.
+
+    Parameters
+    ----------
+    h1, h2 : float or array, > 0
+        Hit times of L1 and L2.
+    m1, m2 : float or array, in [0, 1]
+        *Local* miss rates: misses at that level divided by accesses that reach it.
+    memory_time : float or array, >= 0
+        Time to fetch from main memory after an L2 miss.
+    """
+    h1 = check("h1", h1, 0, lo_open=True)
+    m1 = check("m1", m1, 0, 1)
+    h2 = check("h2", h2, 0, lo_open=True)
+    m2 = check("m2", m2, 0, 1)
+    memory_time = check("memory_time", memory_time, 0)
+    return h1 + m1 * (h2 + m2 * memory_time)
+
+
+def amat_multilevel(hit_times, miss_rates, memory_time) -> float:
+    r"""Average memory access time of any number of cache levels, innermost first:
+
+    .. math:: \text{AMAT} = h_1 + m_1\bigl(h_2 + m_2\,(\cdots (h_k + m_k\, t_{\text{mem}}))\bigr)
+
+    Parameters
+    ----------
+    hit_times : sequence of floats, each > 0
+        Hit time of each level (L1 first).
+    miss_rates : sequence of floats, each in [0, 1], same length
+        Local miss rate of each level.
+    memory_time : float, >= 0
+        Time to reach main memory after a miss in the last level.
+    """
+    h = np.atleast_1d(check("hit_times", hit_times, 0, lo_open=True))
+    m = np.atleast_1d(check("miss_rates", miss_rates, 0, 1))
+    if h.ndim != 1 or h.shape != m.shape:
+        raise ValueError(
+            f"hit_times and miss_rates must be 1-D sequences of the same length; got {h.shape} and {m.shape}"
+        )
+    t = check("memory_time", memory_time, 0)
+    for hi, mi in zip(h[::-1], m[::-1], strict=True):
+        t = hi + mi * t
+    return float(t)
+
+
+# --- Model FLOPs utilization ------------------------------------------------------------
+
+
+def transformer_flops_per_token(n_params, n_layer=0, n_head=0, head_dim=0, seq_len=0):
+    r"""Training FLOPs per token of a decoder-only transformer (Kaplan et al., 2020; nanoGPT):
+
+    .. math:: C = 6N + 12\,L\,H\,Q\,T
+
+    :math:`6N`: each of the :math:`N` (non-embedding) parameters takes part in one
+    multiply-add (2 FLOPs) in the forward pass and two in the backward pass. The second term
+    is attention's own matrix products (scores and weighted sum): :math:`L` layers, :math:`H`
+    heads of dimension :math:`Q`, context length :math:`T`. Leave the last four at 0 for the 6N rule.
+
+    Parameters
+    ----------
+    n_params : float or array, > 0
+        Parameters :math:`N`.
+    n_layer, n_head, head_dim, seq_len : float or array, >= 0
+        :math:`L`, :math:`H`, :math:`Q`, :math:`T`.
+    """
+    n_params = check("n_params", n_params, 0, lo_open=True)
+    n_layer = check("n_layer", n_layer, 0)
+    n_head = check("n_head", n_head, 0)
+    head_dim = check("head_dim", head_dim, 0)
+    seq_len = check("seq_len", seq_len, 0)
+    return 6.0 * n_params + 12.0 * n_layer * n_head * head_dim * seq_len
+
+
+def model_flops_utilization(n_params, tokens_per_s, peak_flops, n_layer=0, n_head=0, head_dim=0, seq_len=0):
+    r"""Model FLOPs utilization (Chowdhery et al., 2022): the FLOP/s the model's arithmetic needs
+    at the observed throughput, over the hardware's peak:
+
+    .. math:: \text{MFU} = \frac{C \times \text{tokens/s}}{P_{\text{peak}}}, \qquad C = 6N + 12LHQT
+
+    Parameters
+    ----------
+    n_params : float or array, > 0
+        Parameters :math:`N`.
+    tokens_per_s : float or array, > 0
+        Measured training throughput.
+    peak_flops : float or array, > 0
+        The hardware's **dense** peak FLOP/s at the training precision (not a
+        structured-sparsity figure, which counts skipped multiplications by zero).
+    n_layer, n_head, head_dim, seq_len :
+        As in :func:`transformer_flops_per_token`.
+
+    Recomputation (activation checkpointing) does not count: MFU measures useful work. A value
+    above 1 is impossible and means an input is wrong.
+    """
+    tokens_per_s = check("tokens_per_s", tokens_per_s, 0, lo_open=True)
+    peak_flops = check("peak_flops", peak_flops, 0, lo_open=True)
+    c = transformer_flops_per_token(n_params, n_layer, n_head, head_dim, seq_len)
+    return c * tokens_per_s / peak_flops
+
+
+def gpt_param_count(n_layer, n_embd, vocab_size, block_size, bias=True, non_embedding=True) -> int:
+    r"""Parameters of a GPT-2-style transformer (nanoGPT's ``GPT``, tied input/output embeddings).
+
+    Per layer: :math:`12 d^2` weights (attention :math:`4d^2`, MLP :math:`8d^2`) plus
+    :math:`13d` biases and layer-norm parameters with ``bias``; once: token embeddings
+    :math:`Vd`, position embeddings :math:`Td` and a final layer norm. With
+    ``non_embedding`` the position embeddings are left out, as nanoGPT's
+    ``get_num_params`` does for its MFU estimate.
+
+    Parameters
+    ----------
+    n_layer : int, >= 1
+    n_embd : int, >= 1
+        Width :math:`d`.
+    vocab_size : int, >= 1
+    block_size : int, >= 1
+        Context length :math:`T`.
+    """
+    n_layer = check_int("n_layer", n_layer, 1)
+    d = check_int("n_embd", n_embd, 1)
+    vocab_size = check_int("vocab_size", vocab_size, 1)
+    block_size = check_int("block_size", block_size, 1)
+    # attention: qkv (d x 3d [+3d]) and projection (d x d [+d]); MLP: d x 4d [+4d], 4d x d [+d];
+    # two layer norms (weight [+ bias]).
+    per_layer = 12 * d * d + (13 * d if bias else 2 * d)
+    final_ln = 2 * d if bias else d
+    total = n_layer * per_layer + vocab_size * d + block_size * d + final_ln
+    return total - block_size * d if non_embedding else total
+
+
+# --- Formula records for the widgets ---------------------------------------------------
+
+_P = Param("p", "processors p", 1, None, default=8, slider_min=1, slider_max=1024, log=True)
+_PEAK = Param(
+    "peak", "peak P (FLOP/s)", 0, None, lo_open=True, default=1e11, slider_min=1e9, slider_max=1e13, log=True
+)
+_BW = Param(
+    "bandwidth",
+    "bandwidth B (bytes/s)",
+    0,
+    None,
+    lo_open=True,
+    default=2e10,
+    slider_min=1e9,
+    slider_max=1e12,
+    log=True,
+)
+_NBYTES = Param("n", "message n (bytes)", 0, None, default=1e6, slider_min=1, slider_max=1e10, log=True)
+_ALPHA = Param("alpha", "latency α (s)", 0, None, default=5e-6, slider_min=1e-8, slider_max=1e-3, log=True)
+_BETA = Param(
+    "beta",
+    "bandwidth β (bytes/s)",
+    0,
+    None,
+    lo_open=True,
+    default=1e10,
+    slider_min=1e7,
+    slider_max=1e12,
+    log=True,
+)
+_PRING = Param("p", "workers p", 1, None, default=8, slider_min=1, slider_max=256, integer=True)
+_WORK = Param("work", "work W", 1, None, default=1023, slider_min=1, slider_max=1e7, log=True)
+_DEPTH = Param("depth", "depth D", 1, None, default=10, slider_min=1, slider_max=1e3, log=True)
+
+#: The field's models (chapter 4), keyed as in :data:`FORMULAS`.
+FIELD_FORMULAS: dict[str, Formula] = {
+    "amdahl_efficiency": Formula(
+        "amdahl_efficiency",
+        "Parallel efficiency under Amdahl's law",
+        r"E(p) = \frac{S(p)}{p} = \frac{1}{1 + f\,(p-1)}",
+        amdahl_efficiency,
+        (Param("f", "serial fraction f", 0, 1, default=0.05, slider_min=0, slider_max=1), _P),
+        "E",
+        "Amdahl (1967)",
+    ),
+    "gustafson_efficiency": Formula(
+        "gustafson_efficiency",
+        "Parallel efficiency under Gustafson's law",
+        r"E(p) = 1 - s\,\frac{p-1}{p}",
+        gustafson_efficiency,
+        (Param("s", "serial fraction s", 0, 1, default=0.05, slider_min=0, slider_max=1), _P),
+        "E",
+        "Gustafson (1988)",
+    ),
+    "amdahl_to_gustafson": Formula(
+        "amdahl_to_gustafson",
+        "Gustafson's s of the same run, from Amdahl's f",
+        r"s = \frac{f}{f + (1-f)/p}",
+        amdahl_to_gustafson,
+        (Param("f", "Amdahl's f", 0, 1, default=0.05, slider_min=0, slider_max=1), _P),
+        "s",
+        "from the definitions of Amdahl (1967) and Gustafson (1988)",
+    ),
+    "karp_flatt": Formula(
+        "karp_flatt",
+        "Karp-Flatt metric",
+        r"e = \frac{1/S - 1/p}{1 - 1/p}",
+        karp_flatt,
+        (
+            Param(
+                "speedup",
+                "measured speedup S",
+                0,
+                None,
+                lo_open=True,
+                default=6,
+                slider_min=0.5,
+                slider_max=64,
+            ),
+            Param(
+                "p",
+                "processors p",
+                1,
+                None,
+                lo_open=True,
+                default=8,
+                slider_min=2,
+                slider_max=64,
+                integer=True,
+            ),
+        ),
+        "e",
+        "Karp & Flatt (1990)",
+    ),
+    "roofline": Formula(
+        "roofline",
+        "Roofline model",
+        r"P = \min(P_{\text{peak}},\ B \times I)",
+        roofline,
+        (
+            Param(
+                "intensity",
+                "intensity I (FLOP/byte)",
+                0,
+                None,
+                lo_open=True,
+                default=1,
+                slider_min=1 / 64,
+                slider_max=1024,
+                log=True,
+            ),
+            _PEAK,
+            _BW,
+        ),
+        "P (FLOP/s)",
+        "Williams, Waterman & Patterson (2009)",
+    ),
+    "alpha_beta": Formula(
+        "alpha_beta",
+        "Alpha-beta (Hockney) message time",
+        r"t(n) = \alpha + \frac{n}{\beta}",
+        alpha_beta_time,
+        (_NBYTES, _ALPHA, _BETA),
+        "t (s)",
+        "Hockney (1994)",
+    ),
+    "ring_allreduce": Formula(
+        "ring_allreduce",
+        "Ring all-reduce time",
+        r"T = 2\,(p-1)\left(\alpha + \frac{n}{p\,\beta}\right)",
+        ring_allreduce_time,
+        (_NBYTES, _PRING, _ALPHA, _BETA),
+        "T (s)",
+        "Thakur, Rabenseifner & Gropp (2005)",
+    ),
+    "naive_allreduce": Formula(
+        "naive_allreduce",
+        "Gather-and-broadcast all-reduce time",
+        r"T = 2\,(p-1)\left(\alpha + \frac{n}{\beta}\right)",
+        naive_allreduce_time,
+        (_NBYTES, _PRING, _ALPHA, _BETA),
+        "T (s)",
+        "Thakur, Rabenseifner & Gropp (2005)",
+    ),
+    "tree_allreduce": Formula(
+        "tree_allreduce",
+        "Binomial-tree reduce + broadcast time",
+        r"T = 2\,\lceil\log_2 p\rceil\left(\alpha + \frac{n}{\beta}\right)",
+        tree_allreduce_time,
+        (_NBYTES, _PRING, _ALPHA, _BETA),
+        "T (s)",
+        "Thakur, Rabenseifner & Gropp (2005)",
+    ),
+    "brent_upper": Formula(
+        "brent_upper",
+        "Brent's upper bound",
+        r"T_p \le \frac{W}{p} + D",
+        brent_upper,
+        (_P, _WORK, _DEPTH),
+        "T_p bound",
+        "Brent (1974)",
+    ),
+    "brent_lower": Formula(
+        "brent_lower",
+        "Work-span lower bound",
+        r"T_p \ge \max\left(\frac{W}{p},\ D\right)",
+        brent_lower,
+        (_P, _WORK, _DEPTH),
+        "T_p bound",
+        "Brent (1974)",
+    ),
+    "amat": Formula(
+        "amat",
+        "Average memory access time",
+        r"\text{AMAT} = t_{\text{hit}} + m \times t_{\text{miss}}",
+        amat,
+        (
+            Param("miss_rate", "miss rate m", 0, 1, default=0.05, slider_min=0, slider_max=1),
+            Param(
+                "hit_time", "hit time (ns)", 0, None, lo_open=True, default=1, slider_min=0.1, slider_max=20
+            ),
+            Param("miss_penalty", "miss penalty (ns)", 0, None, default=80, slider_min=0, slider_max=300),
+        ),
+        "AMAT (ns)",
+        "Hennessy & Patterson (2017)",
+    ),
+    "amat2": Formula(
+        "amat2",
+        "Average memory access time, two cache levels",
+        r"\text{AMAT} = h_1 + m_1\,(h_2 + m_2\,t_{\text{mem}})",
+        amat2,
+        (
+            Param("m1", "L1 miss rate m1", 0, 1, default=0.05, slider_min=0, slider_max=1),
+            Param(
+                "h1", "L1 hit time h1 (ns)", 0, None, lo_open=True, default=1, slider_min=0.1, slider_max=10
+            ),
+            Param(
+                "h2", "L2 hit time h2 (ns)", 0, None, lo_open=True, default=4, slider_min=0.1, slider_max=40
+            ),
+            Param("m2", "L2 local miss rate m2", 0, 1, default=0.2, slider_min=0, slider_max=1),
+            Param("memory_time", "memory time (ns)", 0, None, default=80, slider_min=0, slider_max=300),
+        ),
+        "AMAT (ns)",
+        "Hennessy & Patterson (2017)",
+    ),
+    "mfu": Formula(
+        "mfu",
+        "Model FLOPs utilization (6N rule)",
+        r"\text{MFU} = \frac{6N \times \text{tokens/s}}{P_{\text{peak, dense}}}",
+        model_flops_utilization,
+        (
+            Param(
+                "tokens_per_s",
+                "tokens/s",
+                0,
+                None,
+                lo_open=True,
+                default=1.5e5,
+                slider_min=1,
+                slider_max=1e7,
+                log=True,
+            ),
+            Param(
+                "n_params",
+                "parameters N",
+                0,
+                None,
+                lo_open=True,
+                default=1.24e8,
+                slider_min=1e6,
+                slider_max=1e12,
+                log=True,
+            ),
+            Param(
+                "peak_flops",
+                "dense peak (FLOP/s)",
+                0,
+                None,
+                lo_open=True,
+                default=3.12e14,
+                slider_min=1e9,
+                slider_max=1e16,
+                log=True,
+            ),
+        ),
+        "MFU",
+        "Chowdhery et al. (2022); Kaplan et al. (2020); nanoGPT",
+    ),
+}
+FORMULAS.update(FIELD_FORMULAS)
