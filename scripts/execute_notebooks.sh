@@ -9,5 +9,5 @@ else
 fi
 for nb in "${nbs[@]}"; do
   echo "executing $nb"
-  jupyter execute --inplace --kernel_name=python3 --timeout=900 "$nb"
+  jupyter execute --inplace --kernel_name=python3 --timeout=300 "$nb"
 done

@@ -31,6 +31,8 @@ import numpy as np
 from . import formulas as F
 from ._validate import check, check_int
 from .parallel import fit_serial_fraction, mp_context
+from .widgets import plain_log_axes as _plain_log_axes
+from .widgets import show_figure
 
 __all__ = [
     "count_in_circle",
@@ -64,7 +66,9 @@ __all__ = [
     "brent_view",
 ]
 
-_CHUNK = 1 << 17  # points generated at once: bounds a worker's memory to a few MiB
+#: Points drawn at once. Fixed, and in preallocated buffers, so that the cost per point does
+#: not depend on the job's size (no allocation, the same cache footprint for every chunk).
+_CHUNK = 1 << 15
 
 
 # --------------------------------------------------------------------------------------
@@ -87,6 +91,7 @@ def count_in_circle(blocks: Sequence[tuple[int, int]], seed: int = 0) -> int:
     """
     seed = check_int("seed", seed, 0)
     total = 0
+    x, y = np.empty(_CHUNK), np.empty(_CHUNK)
     for block in blocks:
         if len(block) != 2:
             raise ValueError(f"blocks must hold (index, size) pairs; got {block!r}")
@@ -96,8 +101,13 @@ def count_in_circle(blocks: Sequence[tuple[int, int]], seed: int = 0) -> int:
         left = size
         while left > 0:
             m = min(left, _CHUNK)
-            xy = rng.random((2, m))
-            total += int(np.count_nonzero(xy[0] * xy[0] + xy[1] * xy[1] <= 1.0))
+            xs, ys = x[:m], y[:m]
+            rng.random(out=xs)
+            rng.random(out=ys)
+            np.multiply(xs, xs, out=xs)
+            np.multiply(ys, ys, out=ys)
+            np.add(xs, ys, out=xs)
+            total += int(np.count_nonzero(xs <= 1.0))
             left -= m
     return total
 
@@ -659,21 +669,6 @@ def mlp_train_step(x: np.ndarray, w1: np.ndarray, w2: np.ndarray, target: np.nda
 # --------------------------------------------------------------------------------------
 
 
-def _plain_log_axes(ax) -> None:
-    """Plain tick labels ("0.1", "10", "1e+06") on log axes, and no minor ticks.
-
-    Matplotlib's default log labels are mathtext ("10^{k}"), whose parsing takes more time
-    than the rest of a redraw; a widget must redraw in a few tens of milliseconds.
-    """
-    from matplotlib.ticker import FuncFormatter
-
-    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
-    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-        if scale == "log":
-            axis.set_major_formatter(fmt)
-    ax.minorticks_off()
-
-
 def plot_roofline(
     ax, peak: float, bandwidth: float, points: Sequence[KernelPoint] = (), imin=None, imax=None
 ):
@@ -772,24 +767,6 @@ def _new_figure():
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=80)
     fig.subplots_adjust(**_MARGINS)
     return fig, ax
-
-
-def show_figure(fig) -> bytes:
-    """Render ``fig`` to PNG once, close it, display the image; return the PNG bytes.
-
-    Faster than letting Jupyter's inline backend show it, which draws a figure twice to crop
-    it; the widget views lay out their figures with fixed margins instead.
-    """
-    import io
-
-    import matplotlib.pyplot as plt
-    from IPython.display import Image, display
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
-    plt.close(fig)
-    display(Image(data=buf.getvalue()))
-    return buf.getvalue()
 
 
 def _refuse(err: Exception) -> None:

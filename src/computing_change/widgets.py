@@ -20,7 +20,16 @@ import numpy as np
 
 from .formulas import FORMULAS, Formula, Param
 
-__all__ = ["FormulaWidget", "formula_widget", "render_error", "safe_call", "probe_widgets", "BAD_VALUES"]
+__all__ = [
+    "FormulaWidget",
+    "formula_widget",
+    "render_error",
+    "safe_call",
+    "probe_widgets",
+    "BAD_VALUES",
+    "plain_log_axes",
+    "show_figure",
+]
 
 
 def render_error(exc: Exception) -> str:
@@ -105,7 +114,6 @@ class FormulaWidget:
 
     def update(self, **values) -> str:
         """Redraw for ``values`` (missing ones come from the sliders); return the readout."""
-        from IPython.display import display
 
         start = time.perf_counter()
         current = {name: c.value for name, c in self.controls.items()}
@@ -117,11 +125,41 @@ class FormulaWidget:
         with self.plot:
             self.plot.clear_output(wait=True)
             if message is None:
-                fig = _draw(self.formula, self.x, current, value)
-                display(fig)
-                plt.close(fig)
+                show_figure(_draw(self.formula, self.x, current, value))
         self.last_seconds = time.perf_counter() - start
         return self.readout.value
+
+
+def plain_log_axes(ax) -> None:
+    """Plain tick labels ("0.1", "10", "1e+06") on log axes, and no minor ticks.
+
+    Matplotlib's default log labels are mathtext ("10^{k}"), whose parsing takes more time
+    than the rest of a redraw; a widget must redraw in a few tens of milliseconds.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_major_formatter(fmt)
+    ax.minorticks_off()
+
+
+def show_figure(fig) -> bytes:
+    """Render ``fig`` to PNG once, close it, display the image; return the PNG bytes.
+
+    Faster than letting Jupyter's inline backend show it, which draws a figure twice to crop
+    it; the widget views lay out their figures with fixed margins instead.
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+    plt.close(fig)
+    display(Image(data=buf.getvalue()))
+    return buf.getvalue()
 
 
 def _draw(formula: Formula, x: str, current: dict, value: float):
@@ -137,13 +175,14 @@ def _draw(formula: Formula, x: str, current: dict, value: float):
     ax.plot([current[x]], [value], "o", color="C3", label=f"{formula.output} = {value:.4g}")
     if px.log:
         ax.set_xscale("log")
+        plain_log_axes(ax)
     ax.set_xlabel(px.label)
     ax.set_ylabel(formula.output)
     fixed = ", ".join(f"{k} = {v:.4g}" for k, v in others.items())
     ax.set_title(f"{formula.title}" + (f" ({fixed})" if fixed else ""), fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=9)
-    fig.tight_layout()
+    ax.legend(loc="upper right", fontsize=9)
+    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.88)
     return fig
 
 
