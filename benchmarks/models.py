@@ -4,19 +4,17 @@
     python benchmarks/models.py --quick    # fewer redraws per widget
 
 * ``widgets``: median redraw time of every widget of the chapter's two notebooks. For the
-  factory widgets (``formula_widget``) it is ``FormulaWidget.update``'s own ``last_seconds``,
-  run inside an IPython shell with the PNG formatter on, so that, as in a notebook, each
-  redraw also renders the PNG. For the custom widgets it is the view function the notebook
-  passes to ``ipywidgets.interactive`` (``fitting.roofline_view``, ``allreduce_view``,
-  ``brent_view``), measured with ``time.perf_counter``. The target is under 50 ms.
+  factory widgets (``formula_widget``) it is ``FormulaWidget.update``'s own ``last_seconds``
+  (the formula, the readout and the SVG plot), measured two ways: sliding the plotted
+  parameter (``[x]``) and sliding another one (``[other]``, which changes the whole curve).
+  For the custom widgets it is the view function the notebook passes to
+  ``ipywidgets.interactive`` (``fitting.roofline_view``, ``allreduce_view``,
+  ``brent_view``), measured with ``time.perf_counter``. The target is under 50 ms for each.
   ``cpu_ms`` is the same redraw's CPU time (``time.process_time``): on a shared, busy
-  machine it shows the cost of the redraw itself, without the time spent waiting for a core.
-  ``factory_prototype_with_fixes_median_ms`` times the factory's plot drawn the way the
-  custom views draw (fixed margins, fixed legend place, plain log tick labels, one PNG
-  render), to show what those changes would buy the factory. ``reference_plot_ms`` is the
-  floor on the machine: a new figure with a three-point line, rendered to PNG; each widget's
-  ``cpu_relative_to_reference`` compares its redraw with that floor, so a machine too slow
-  for 50 ms can still tell a slow widget from a slow machine.
+  machine it shows the cost of the redraw itself, without the time spent waiting for a
+  core. ``reference_plot_ms`` is what one small matplotlib figure (a three-point line,
+  rendered to PNG) costs on the machine: the floor the widgets would have if they drew with
+  matplotlib, which is why they write SVG instead (``computing_change.svgplot``).
 * ``roofline``: the machine's measured peak and bandwidth, and each course kernel's attained
   fraction of its roofline bound.
 """
@@ -54,29 +52,37 @@ def _stats(seconds: list[float], cpu: list[float], kind: str) -> dict:
     }
 
 
-def _factory_widgets(redraws: int) -> dict:
+def _sweep(param, redraws: int):
     import numpy as np
 
+    lo, hi = param.slider_min, param.slider_max
+    values = np.geomspace(max(lo, 1e-9), hi, redraws) if param.log else np.linspace(lo, hi, redraws)
+    return [round(float(v)) if param.integer else float(v) for v in values]
+
+
+def _factory_widgets(redraws: int) -> dict:
     from computing_change.formulas import FIELD_FORMULAS, FORMULAS
     from computing_change.widgets import formula_widget
 
-    keys = ["amdahl", "gustafson", *FIELD_FORMULAS]
     out = {}
-    for key in keys:
+    for key in ["amdahl", "gustafson", *FIELD_FORMULAS]:
         formula = FORMULAS[key]
         x = formula.params[0]
-        lo, hi = (x.slider_min, x.slider_max)
-        values = np.geomspace(max(lo, 1e-9), hi, redraws) if x.log else np.linspace(lo, hi, redraws)
-        with contextlib.redirect_stdout(io.StringIO()):
-            w = formula_widget(key)
-            seconds, cpu = [], []
-            for v in values:
-                v = round(float(v)) if x.integer else float(v)
-                c0 = time.process_time()
-                w.update(**{x.name: v})
-                cpu.append(time.process_time() - c0)
-                seconds.append(w.last_seconds)
-        out[key] = _stats(seconds, cpu, "factory")
+        paths = {"x": x}
+        if len(formula.params) > 1:
+            paths["other"] = formula.params[1]
+        for path, param in paths.items():
+            with contextlib.redirect_stdout(io.StringIO()):
+                w = formula_widget(key)
+                seconds, cpu = [], []
+                for v in _sweep(param, redraws):
+                    c0 = time.process_time()
+                    w.update(**{param.name: v})
+                    if w.last_message is None:  # a message is drawn instantly; only plots count
+                        cpu.append(time.process_time() - c0)
+                        seconds.append(w.last_seconds)
+            if seconds:
+                out[f"{key}[{path}]"] = _stats(seconds, cpu, f"factory, slide {param.name}")
     return out
 
 
@@ -107,7 +113,8 @@ def _custom_widgets(redraws: int, peak: float, bandwidth: float, points) -> dict
 
 
 def _reference_plot(redraws: int) -> dict:
-    """The floor on this machine: a new figure with a three-point line, rendered to PNG."""
+    """What the widgets would cost at least with matplotlib: a new figure with a three-point
+    line, rendered to PNG."""
     import matplotlib.pyplot as plt
 
     seconds, cpu = [], []
@@ -120,55 +127,6 @@ def _reference_plot(redraws: int) -> dict:
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return _stats(seconds, cpu, "reference")
-
-
-def _factory_with_fixes(redraws: int) -> dict:
-    """A prototype for the factory's redraw (widgets.py is not this chapter's file): the same
-    plot with fixed margins instead of tight_layout, a fixed legend place instead of "best",
-    plain log tick labels instead of mathtext, and one PNG render. For comparison only."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from computing_change import fitting as fit
-    from computing_change.formulas import FIELD_FORMULAS, FORMULAS
-
-    out = {}
-    for key in ["amdahl", "gustafson", *FIELD_FORMULAS]:
-        formula = FORMULAS[key]
-        x = formula.params[0]
-        current = {p.name: p.default for p in formula.params}
-        seconds, cpu = [], []
-        with contextlib.redirect_stdout(io.StringIO()):
-            for k in np.linspace(0, 1, redraws):
-                t0, c0 = time.perf_counter(), time.process_time()
-                lo = x.slider_min if x.slider_min > 0 or not x.log else 1e-12
-                grid = np.geomspace(lo, x.slider_max, 200) if x.log else np.linspace(lo, x.slider_max, 200)
-                if x.lo is not None:
-                    grid = grid[grid > x.lo] if x.lo_open else grid[grid >= x.lo]
-                value = x.slider_min + k * (x.slider_max - x.slider_min)
-                value = round(value) if x.integer else max(value, grid[0])
-                others = {n: v for n, v in current.items() if n != x.name}
-                fig, ax = plt.subplots(figsize=(5.6, 3.2), dpi=80)
-                fig.subplots_adjust(left=0.14, right=0.97, bottom=0.16, top=0.9)
-                ax.plot(grid, formula.func(**{x.name: grid}, **others), lw=2)
-                ax.plot(
-                    [value], [formula.func(**{x.name: value}, **others)], "o", color="C3", label="current"
-                )
-                if x.log:
-                    ax.set_xscale("log")
-                ax.set_xlabel(x.label)
-                ax.set_ylabel(formula.output)
-                ax.set_title(formula.title, fontsize=10)
-                ax.legend(loc="upper left", fontsize=9)
-                fit._plain_log_axes(ax)
-                fit.show_figure(fig)
-                seconds.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-        out[key] = {
-            "median_ms": round(1e3 * statistics.median(seconds), 1),
-            "cpu_ms": round(1e3 * statistics.median(cpu), 1),
-        }
-    return out
 
 
 def main(argv=None) -> dict:
@@ -198,7 +156,6 @@ def main(argv=None) -> dict:
     widgets = _factory_widgets(redraws)
     widgets.update(_custom_widgets(redraws, peak, bandwidth, points))
     slow = sorted(k for k, v in widgets.items() if v["median_ms"] > TARGET_SECONDS * 1e3)
-    prototype = _factory_with_fixes(redraws)
     return {
         "machine": machine.summary(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
@@ -214,10 +171,9 @@ def main(argv=None) -> dict:
                 "cpu_ms": round(reference["cpu_ms"], 1),
             },
             "cpu_relative_to_reference": {
-                k: round(v["cpu_ms"] / max(reference["cpu_ms"], 1e-9), 2) for k, v in widgets.items()
+                k: round(v["cpu_ms"] / max(reference["cpu_ms"], 1e-9), 3) for k, v in widgets.items()
             },
             "detail": widgets,
-            "factory_prototype_with_fixes_median_ms": prototype,
         },
         "roofline": {
             "peak_gflop_per_s": peak / 1e9,

@@ -412,10 +412,11 @@ def test_amat_rejects_invalid_input():
 
 
 @settings(deadline=None)
-@given(st.floats(1e3, 1e13, allow_nan=False), st.floats(1e-3, 1e8, allow_nan=False), st.floats(1e6, 1e18))
-def test_mfu_is_linear_in_throughput_and_halves_against_a_doubled_peak(n, tps, peak):
+@given(st.floats(1e3, 1e13), st.floats(1e-3, 1e8), st.floats(1e-9, 0.5))
+def test_mfu_is_linear_in_throughput_and_halves_against_a_doubled_peak(n, tps, share):
+    peak = 6 * n * tps / share  # a peak at which this throughput is a share <= 0.5 of it
     mfu = F.model_flops_utilization(n, tps, peak)
-    assert mfu == pytest.approx(6 * n * tps / peak)
+    assert mfu == pytest.approx(share)
     assert F.model_flops_utilization(n, 2 * tps, peak) == pytest.approx(2 * mfu)
     assert F.model_flops_utilization(n, tps, 2 * peak) == pytest.approx(mfu / 2)
 
@@ -435,6 +436,14 @@ def test_gpt2_small_parameter_count():
         F.gpt_param_count(1, d, 10, 8, bias=False, non_embedding=False)
         == 12 * d * d + 2 * d + 10 * d + 8 * d + d
     )
+
+
+def test_mfu_above_one_is_refused_not_returned():
+    assert F.model_flops_utilization(1e9, 1e4, 6e13) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="MFU must be <= 1, but these inputs give 2"):
+        F.model_flops_utilization(1e9, 2e4, 6e13)
+    with pytest.raises(ValueError, match="MFU must be <= 1"):
+        F.model_flops_utilization(1e9, np.array([1e3, 1e5]), 6e13)
 
 
 def test_mfu_rejects_invalid_input():

@@ -548,7 +548,7 @@ def test_peak_flops_validates(kwargs, name):
         machine.measure_peak_flops(**kwargs)
 
 
-@pytest.mark.parametrize("kernel, arrays", [("copy", 2), ("triad", 3)])
+@pytest.mark.parametrize("kernel, arrays", [("dot", 2), ("copy", 2), ("triad", 3)])
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("nbytes", [8 * 1000, 8 * 100_003])
 def test_bandwidth_counts_bytes_like_stream(monkeypatch, kernel, arrays, threads, nbytes):
@@ -559,10 +559,26 @@ def test_bandwidth_counts_bytes_like_stream(monkeypatch, kernel, arrays, threads
 
 def test_bandwidth_counts_whole_elements(monkeypatch):
     monkeypatch.setattr(machine, "_clock", FakeClock(step=1.0))
-    assert machine.measure_bandwidth(8 * 500 + 7, repeat=1) == pytest.approx(2 * 8 * 500)
+    assert machine.measure_bandwidth(8 * 500 + 7, repeat=1, kernel="copy") == pytest.approx(2 * 8 * 500)
 
 
-@pytest.mark.parametrize("kernel", ["copy", "triad"])
+def test_default_bandwidth_is_the_best_kernel(monkeypatch):
+    """The roof: the highest of the read, copy and triad kernels, whichever it is."""
+    real = machine.measure_bandwidth
+    seen = []
+
+    def fake(nbytes=None, repeat=5, *, kernel="best", threads=None, max_time=1.0):
+        if kernel == "best":
+            return real(nbytes, repeat, kernel=kernel, threads=threads, max_time=max_time)
+        seen.append((kernel, threads))
+        return {"dot": 30e9, "copy": 35e9, "triad": 25e9}[kernel]
+
+    monkeypatch.setattr(machine, "measure_bandwidth", fake)
+    assert machine.measure_bandwidth(threads=2) == 35e9
+    assert sorted(seen) == [("copy", 2), ("dot", 2), ("triad", 2)]
+
+
+@pytest.mark.parametrize("kernel", ["dot", "copy", "triad", "best"])
 def test_bandwidth_real_is_positive(kernel):
     bw = machine.measure_bandwidth(4 * 1024**2, repeat=2, kernel=kernel, threads=2)
     assert math.isfinite(bw) and bw > 0
@@ -734,14 +750,15 @@ def test_profile_measures(monkeypatch):
 
     def bw(nbytes=None, repeat=5, *, kernel="copy", threads=None, max_time=1.0):
         calls.append(("bw", kernel, threads))
-        return {"copy": 20e9, "triad": 16e9}[kernel]
+        return {"copy": 20e9, "triad": 16e9, "dot": 18e9}[kernel]
 
     monkeypatch.setattr(machine, "measure_peak_flops", flops)
     monkeypatch.setattr(machine, "measure_bandwidth", bw)
     monkeypatch.setattr(machine, "blas_info", lambda: {"library": "x", "threads": 4})
     p = machine.profile()
     assert p.peak_flops == 40e9 and p.peak_flops_1thread == 20e9 and p.peak_flops_float32 == 80e9
-    assert p.bandwidth_copy == 20e9 and p.bandwidth_triad == 16e9 and p.bandwidth == 20e9
+    assert p.bandwidth_copy == 20e9 and p.bandwidth_triad == 16e9 and p.bandwidth_dot == 18e9
+    assert p.bandwidth == 20e9
     assert p.balance == pytest.approx(2.0)
     assert p.measure_seconds is not None and p.measure_seconds >= 0
     assert ("flops", "float64", 1) in calls

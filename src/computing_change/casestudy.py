@@ -681,6 +681,7 @@ def local_cluster(
     ``n_workers x threads_per_worker`` should not exceed the usable cores; ``n_workers``
     defaults to :func:`computing_change.machine.usable_cores`.
     """
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if n_workers is None:
@@ -690,15 +691,17 @@ def local_cluster(
     scratch = tempfile.TemporaryDirectory(prefix="cc-casestudy-dask-")
     cluster = client = None
     try:
-        cluster = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=threads,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            local_directory=scratch.name,
-        )
+        # Every Dask server, the scheduler too, keeps its files under "temporary-directory".
+        with dask.config.set({"temporary-directory": scratch.name}):
+            cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=threads,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                local_directory=scratch.name,
+            )
         client = Client(cluster)
         yield client
     finally:

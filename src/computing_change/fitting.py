@@ -31,8 +31,7 @@ import numpy as np
 from . import formulas as F
 from ._validate import check, check_int
 from .parallel import fit_serial_fraction, mp_context
-from .widgets import plain_log_axes as _plain_log_axes
-from .widgets import show_figure
+from .svgplot import SvgPlot
 
 __all__ = [
     "count_in_circle",
@@ -60,7 +59,6 @@ __all__ = [
     "plot_roofline",
     "plot_allreduce",
     "plot_brent",
-    "show_figure",
     "roofline_view",
     "allreduce_view",
     "brent_view",
@@ -669,6 +667,18 @@ def mlp_train_step(x: np.ndarray, w1: np.ndarray, w2: np.ndarray, target: np.nda
 # --------------------------------------------------------------------------------------
 
 
+def _plain_log_axes(ax) -> None:
+    """Plain tick labels ("0.1", "10", "1e+06") on log axes, and no minor ticks: the
+    readers of these plots compare numbers, and these read faster than "10^k"."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_major_formatter(fmt)
+    ax.minorticks_off()
+
+
 def plot_roofline(
     ax, peak: float, bandwidth: float, points: Sequence[KernelPoint] = (), imin=None, imax=None
 ):
@@ -753,20 +763,16 @@ def plot_brent(ax, n: int, p_max: int, p_mark: int | None = None):
 
 # --------------------------------------------------------------------------------------
 # The chapter's custom widgets: one function per view, for ``ipywidgets.interactive``.
-# Each draws with a fixed layout, renders the PNG once (no "tight" second pass), displays
-# it and prints a one-line readout; bad input prints a message instead. They return None,
-# so that ``interactive`` does not display a return value a second time.
+# Each draws an SVG (computing_change.svgplot: a millisecond or two, where a matplotlib
+# figure takes tens), displays it and prints a one-line readout; bad input prints a message
+# instead. They return None, so that ``interactive`` does not display a return value twice.
 # --------------------------------------------------------------------------------------
 
-_MARGINS = {"left": 0.12, "right": 0.97, "bottom": 0.15, "top": 0.9}
 
+def _show(plot: SvgPlot) -> None:
+    from IPython.display import SVG, display
 
-def _new_figure():
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=80)
-    fig.subplots_adjust(**_MARGINS)
-    return fig, ax
+    display(SVG(data=plot.svg()))
 
 
 def _refuse(err: Exception) -> None:
@@ -785,11 +791,25 @@ def roofline_view(
         ridge = F.ridge_point(peak, bw)
     except ValueError as err:
         return _refuse(err)
-    fig, ax = _new_figure()
-    plot_roofline(ax, peak, bw, points, imin=1 / 64, imax=1024)
-    ax.plot([intensity], [bound / 1e9], "k*", ms=12)
-    ax.legend(fontsize=7, loc="upper left")
-    show_figure(fig)
+    grid = np.geomspace(1 / 64, 1024, 64)
+    plot = SvgPlot(640, 340, xlog=True, ylog=True)
+    plot.line(grid, F.roofline(grid, peak, bw) / 1e9, color="k", label="roofline")
+    plot.vline(ridge, color="grey")
+    plot.text(ridge, peak / 1e9, f"ridge {ridge:.3g} FLOP/B", color="#595959", dx=4, dy=14, size=10)
+    for i, pt in enumerate(points):
+        fraction = pt.performance / F.roofline(pt.intensity, peak, bw)  # of *this* roof
+        plot.points(
+            [pt.intensity], [pt.performance / 1e9], color=f"C{i}", label=f"{pt.name}: {fraction:.0%} of bound"
+        )
+    plot.points([intensity], [bound / 1e9], color="k", marker="*", size=6)
+    plot.set(
+        xlabel="arithmetic intensity (FLOPs per byte)",
+        ylabel="GFLOP/s",
+        legend="upper left",
+        xlim=(1 / 64, 1024),
+        description=f"Roofline of {peak / 1e9:.3g} GFLOP/s and {bw / 1e9:.3g} GB/s with the measured kernels",
+    )
+    _show(plot)
     limit = "memory" if intensity < ridge else "compute"
     print(f"At I = {intensity:.3g} FLOP/byte the bound is {bound / 1e9:.3g} GFLOP/s: {limit}-bound.")
 
@@ -809,12 +829,25 @@ def allreduce_view(n_bytes: float, p: int, alpha_us: float, beta_gbs: float) -> 
         }
     except ValueError as err:
         return _refuse(err)
-    fig, ax = _new_figure()
-    plot_allreduce(ax, p, alpha, beta, n_mark=n_bytes)
-    ax.set_title(f"All-reduce on p = {p} workers")
-    if ax.lines:
-        ax.legend(fontsize=8, loc="upper left")
-    show_figure(fig)
+    n = np.geomspace(1.0, 1e10, 96)
+    plot = SvgPlot(640, 340, xlog=True, ylog=True)
+    for i, (label, fn) in enumerate(
+        (
+            ("gather + broadcast", F.naive_allreduce_time),
+            ("binomial tree", F.tree_allreduce_time),
+            ("ring", F.ring_allreduce_time),
+        )
+    ):
+        plot.line(n, fn(n, p, alpha, beta), color=f"C{i}", label=label)
+        plot.points([n_bytes], [times[label]], color=f"C{i}")
+    plot.set(
+        title=f"All-reduce on p = {p} workers",
+        xlabel="bytes per worker, n",
+        ylabel="seconds",
+        legend="upper left",
+        xlim=(1.0, 1e10),
+    )
+    _show(plot)
     best = min(times, key=times.get)
     print("  ".join(f"{k}: {v * 1e3:.3g} ms" for k, v in times.items()) + f"   -> fastest: {best}")
 
@@ -829,9 +862,17 @@ def brent_view(n: float, p: float) -> None:
         steps, lo, hi = F.reduction_steps(n, p), F.brent_lower(work, depth, p), F.brent_upper(work, depth, p)
     except ValueError as err:
         return _refuse(err)
-    fig, ax = _new_figure()
-    plot_brent(ax, n, max(4 * p, 1024), p_mark=p)
-    ax.set_title(f"Tree reduction of n = {n:,} numbers")
-    ax.legend(fontsize=8, loc="upper right")
-    show_figure(fig)
+    ps = np.unique(np.geomspace(1, max(4 * p, 1024), 48).round().astype(int))
+    plot = SvgPlot(640, 340, xlog=True, ylog=True)
+    plot.line(ps, F.brent_upper(work, depth, ps), color="C3", style="--", label="upper W/p + D")
+    plot.line(ps, F.brent_lower(work, depth, ps), color="C0", style="--", label="lower max(W/p, D)")
+    plot.line(ps, [F.reduction_steps(n, int(q)) for q in ps], color="k", label="greedy schedule")
+    plot.points([p], [steps], color="k")
+    plot.set(
+        title=f"Tree reduction of n = {n:,} numbers",
+        xlabel="processors p",
+        ylabel="time steps T_p",
+        legend="upper right",
+    )
+    _show(plot)
     print(f"p = {p:,}: {lo:,.1f} <= T_p = {steps:,} <= {hi:,.1f}   (W = {work:,}, D = {depth})")

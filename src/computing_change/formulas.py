@@ -810,12 +810,19 @@ def model_flops_utilization(n_params, tokens_per_s, peak_flops, n_layer=0, n_hea
         As in :func:`transformer_flops_per_token`.
 
     Recomputation (activation checkpointing) does not count: MFU measures useful work. A value
-    above 1 is impossible and means an input is wrong.
+    above 1 is impossible and means an input is wrong: it raises ``ValueError``.
     """
     tokens_per_s = check("tokens_per_s", tokens_per_s, 0, lo_open=True)
     peak_flops = check("peak_flops", peak_flops, 0, lo_open=True)
     c = transformer_flops_per_token(n_params, n_layer, n_head, head_dim, seq_len)
-    return c * tokens_per_s / peak_flops
+    mfu = c * tokens_per_s / peak_flops
+    if np.any(mfu > 1):
+        worst = float(np.max(mfu))
+        raise ValueError(
+            f"MFU must be <= 1, but these inputs give {worst:.3g}: the model's arithmetic at "
+            "tokens_per_s would exceed peak_flops, so tokens_per_s, n_params or peak_flops is wrong"
+        )
+    return mfu
 
 
 def gpt_param_count(n_layer, n_embd, vocab_size, block_size, bias=True, non_embedding=True) -> int:

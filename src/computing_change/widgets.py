@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .formulas import FORMULAS, Formula, Param
+from .svgplot import SvgPlot
 
 __all__ = [
     "FormulaWidget",
@@ -27,8 +28,7 @@ __all__ = [
     "safe_call",
     "probe_widgets",
     "BAD_VALUES",
-    "plain_log_axes",
-    "show_figure",
+    "formula_plot",
 ]
 
 
@@ -125,65 +125,70 @@ class FormulaWidget:
         with self.plot:
             self.plot.clear_output(wait=True)
             if message is None:
-                show_figure(_draw(self.formula, self.x, current, value))
+                from IPython.display import SVG, display
+
+                display(SVG(data=formula_plot(self.formula, self.x, current, value).svg()))
         self.last_seconds = time.perf_counter() - start
         return self.readout.value
 
 
-def plain_log_axes(ax) -> None:
-    """Plain tick labels ("0.1", "10", "1e+06") on log axes, and no minor ticks.
-
-    Matplotlib's default log labels are mathtext ("10^{k}"), whose parsing takes more time
-    than the rest of a redraw; a widget must redraw in a few tens of milliseconds.
-    """
-    from matplotlib.ticker import FuncFormatter
-
-    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
-    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-        if scale == "log":
-            axis.set_major_formatter(fmt)
-    ax.minorticks_off()
+def _title(title: str, fixed: dict) -> str:
+    """The plot's title and the values of the parameters not plotted: one line if it fits."""
+    if not fixed:
+        return title
+    values = ", ".join(f"{k} = {v:.4g}" for k, v in fixed.items())
+    return f"{title} ({values})" if len(title) + len(values) <= 60 else f"{title}\n({values})"
 
 
-def show_figure(fig) -> bytes:
-    """Render ``fig`` to PNG once, close it, display the image; return the PNG bytes.
-
-    Faster than letting Jupyter's inline backend show it, which draws a figure twice to crop
-    it; the widget views lay out their figures with fixed margins instead.
-    """
-    import io
-
-    from IPython.display import Image, display
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
-    plt.close(fig)
-    display(Image(data=buf.getvalue()))
-    return buf.getvalue()
+def _grid(param: Param) -> np.ndarray:
+    lo = param.slider_min if param.slider_min > 0 or not param.log else 1e-12
+    grid = np.geomspace(lo, param.slider_max, 200) if param.log else np.linspace(lo, param.slider_max, 200)
+    if param.lo is not None:
+        grid = grid[grid > param.lo] if param.lo_open else grid[grid >= param.lo]
+    return grid
 
 
-def _draw(formula: Formula, x: str, current: dict, value: float):
+def _curve(formula: Formula, x: str, grid: np.ndarray, others: dict) -> np.ndarray:
+    """The formula over ``grid``; NaN (a gap in the line) where it is invalid for these
+    values of the other parameters, such as an MFU above 1."""
+    value, message = safe_call(formula.func, **{x: grid}, **others)
+    if message is None:
+        return np.broadcast_to(np.asarray(value, dtype=float), grid.shape).copy()
+    if grid.size == 1:
+        return np.array([np.nan])
+    half = grid.size // 2  # bisect: a few calls find the valid stretches of the grid
+    return np.concatenate([_curve(formula, x, grid[:half], others), _curve(formula, x, grid[half:], others)])
+
+
+def formula_plot(formula: Formula, x: str, current: dict, value: float) -> SvgPlot:
+    """The plot of a :class:`FormulaWidget`: the formula against ``x`` with the other
+    parameters at ``current``, and a point at the current ``x`` labelled with ``value``."""
     px = formula.param(x)
-    lo = px.slider_min if px.slider_min > 0 or not px.log else 1e-12
-    grid = np.geomspace(lo, px.slider_max, 200) if px.log else np.linspace(lo, px.slider_max, 200)
-    if px.lo is not None:
-        grid = grid[grid > px.lo] if px.lo_open else grid[grid >= px.lo]
+    grid = _grid(px)
     others = {k: v for k, v in current.items() if k != x}
-    ys = formula.func(**{x: grid}, **others)
-    fig, ax = plt.subplots(figsize=(5.6, 3.2), dpi=80)
-    ax.plot(grid, ys, lw=2)
-    ax.plot([current[x]], [value], "o", color="C3", label=f"{formula.output} = {value:.4g}")
-    if px.log:
-        ax.set_xscale("log")
-        plain_log_axes(ax)
-    ax.set_xlabel(px.label)
-    ax.set_ylabel(formula.output)
-    fixed = ", ".join(f"{k} = {v:.4g}" for k, v in others.items())
-    ax.set_title(f"{formula.title}" + (f" ({fixed})" if fixed else ""), fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9)
-    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.88)
-    return fig
+    plot = SvgPlot(560, 300, xlog=px.log)
+    plot.line(grid, _curve(formula, x, grid, others))
+    plot.points([current[x]], [value], color="C3")
+    lo, hi = (np.log10(grid[0]), np.log10(grid[-1])) if px.log else (grid[0], grid[-1])
+    at = np.log10(current[x]) if px.log and current[x] > 0 else current[x]
+    right = hi > lo and (at - lo) / (hi - lo) > 0.6
+    plot.text(
+        current[x],
+        value,
+        f"{formula.output} = {value:.4g}",
+        color="C3",
+        dx=-8 if right else 8,
+        anchor="end" if right else "start",
+    )
+    plot.set(
+        title=_title(formula.title, others),
+        xlabel=px.label,
+        ylabel=formula.output,
+        xlim=(grid[0], grid[-1]),
+        description=f"{formula.title}: {formula.output} against {px.label}; at {x} = {current[x]:.4g} "
+        f"it is {value:.4g}",
+    )
+    return plot
 
 
 def formula_widget(formula: Formula | str, x: str | None = None) -> FormulaWidget:
