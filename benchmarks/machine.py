@@ -30,7 +30,7 @@ def _sweeps(cores: int) -> dict:
     caches = machine.cache_sizes()
     sizes = sorted({64 * 1024, 1024**2, 8 * 1024**2, 64 * 1024**2, *(v // 4 for v in caches.values())})
     bandwidth = []
-    for kernel in ("copy", "triad"):
+    for kernel in ("dot", "copy", "triad"):
         for nbytes in sizes:
             for t in threads:
                 value = machine.measure_bandwidth(

@@ -92,6 +92,10 @@ def test_every_plot_has_its_own_clip_path():
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="legend must be"):
         SvgPlot().set(legend="middle")
+    with pytest.raises(ValueError, match="xlim must be"):
+        SvgPlot(xlog=True).set(xlim=(0, 10))
+    with pytest.raises(ValueError, match="ylim must be"):
+        SvgPlot().set(ylim=(2, 1))
     with pytest.raises(ValueError, match="x and y must have the same length"):
         SvgPlot().line([1, 2], [1, 2, 3]).svg()
 

@@ -150,6 +150,13 @@ class SvgPlot:
         ).items():
             if value is not None:
                 setattr(self, name, value)
+        for name, lim, log in (("xlim", xlim, self.xlog), ("ylim", ylim, self.ylog)):
+            if lim is None:
+                continue
+            lo, hi = (float(v) for v in lim)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi and (lo > 0 or not log)):
+                need = "0 < lo < hi (a log axis)" if log else "lo < hi, both finite"
+                raise ValueError(f"{name} must be (lo, hi) with {need}; got {tuple(lim)!r}")
         if legend is not None:
             if legend not in ("upper left", "upper right", "lower right", "lower left"):
                 raise ValueError(
