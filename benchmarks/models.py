@@ -34,13 +34,10 @@ TARGET_SECONDS = 0.050
 
 
 def _shell():
-    """An IPython shell with the inline backend: display(fig) renders a PNG as in Jupyter."""
+    """An IPython shell, so that display() runs the formatters as it does in Jupyter."""
     from IPython.core.interactiveshell import InteractiveShell
-    from IPython.core.pylabtools import select_figure_formats
 
-    shell = InteractiveShell.instance()
-    select_figure_formats(shell, {"png"})
-    return shell
+    return InteractiveShell.instance()
 
 
 def _stats(seconds: list[float], cpu: list[float], kind: str) -> dict:

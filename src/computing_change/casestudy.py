@@ -34,7 +34,6 @@ import importlib.metadata
 import logging
 import math
 import platform
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -675,43 +674,28 @@ def local_cluster(
 ) -> Iterator:
     """A Dask ``Client`` on a ``LocalCluster`` of worker processes listening on 127.0.0.1 only.
 
-    The client and the cluster are closed, and the workers' scratch folder (a temporary
-    directory) removed, when the block ends, even after an error. Workers
+    The client and the cluster are closed, and their scratch folder (a temporary
+    directory) removed, when the block ends, even after an error
+    (:func:`computing_change.distributed.local_client` does that part). Workers
     run one BLAS thread each (Dask's default environment for worker processes), so
     ``n_workers x threads_per_worker`` should not exceed the usable cores; ``n_workers``
     defaults to :func:`computing_change.machine.usable_cores`.
     """
-    import dask
-    from dask.distributed import Client, LocalCluster
+    from .distributed import local_client
 
     if n_workers is None:
         n_workers = machine.usable_cores()
     n_workers = check_int("n_workers", n_workers, 1, 1024)
     threads = check_int("threads_per_worker", threads_per_worker, 1, 1024)
-    scratch = tempfile.TemporaryDirectory(prefix="cc-casestudy-dask-")
-    cluster = client = None
-    try:
-        # Every Dask server, the scheduler too, keeps its files under "temporary-directory".
-        with dask.config.set({"temporary-directory": scratch.name}):
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=threads,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                local_directory=scratch.name,
-            )
-        client = Client(cluster)
+    with local_client(
+        n_workers=n_workers,
+        threads_per_worker=threads,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as client:
         yield client
-    finally:
-        try:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
-        finally:
-            scratch.cleanup()
 
 
 def _dask_block(queries, refs, chunk: int, trace: bool = False):

@@ -49,6 +49,7 @@ __all__ = [
     "scheduler_address",
     "local_cluster_kwargs",
     "cluster_client",
+    "local_client",
     "worker_names",
     "spin",
     "spin_rate",
@@ -162,8 +163,7 @@ def cluster_client(
     ``atexit`` hook closes it too if the interpreter exits first (a notebook kernel shut
     down between cells).
     """
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     timeout = check("timeout", timeout, 0, 3600, lo_open=True)
     if address is None:
@@ -181,6 +181,26 @@ def cluster_client(
         return
 
     kwargs = local_cluster_kwargs(n_workers, memory_budget)
+    with local_client(timeout=timeout, **kwargs) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def local_client(timeout: float = 60.0, **cluster_kwargs) -> Iterator:
+    """Yield a :class:`distributed.Client` on a :class:`~distributed.LocalCluster` started
+    with ``cluster_kwargs``, in a temporary directory of its own; on exit close the client
+    and the cluster and remove the directory, even if the block raised.
+
+    Every Dask server (the scheduler too) keeps its scratch files under Dask's
+    "temporary-directory", which is pointed at that directory, so nothing is left in the
+    system's. An ``atexit`` hook closes everything too if the interpreter exits first (a
+    notebook kernel shut down between cells). :func:`cluster_client` starts the course's
+    clusters through it; pass other arguments here for a cluster of another shape.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    timeout = check("timeout", timeout, 0, 3600, lo_open=True)
     scratch = tempfile.TemporaryDirectory(prefix="cc-dask-", ignore_cleanup_errors=True)
     cluster = client = None
 
@@ -200,12 +220,11 @@ def cluster_client(
 
     atexit.register(close)
     try:
-        # Every Dask server (the scheduler too) makes its scratch folder under the
-        # "temporary-directory": point it at ours, so nothing is left in the system's.
         with dask.config.set({"temporary-directory": scratch.name}):
-            cluster = LocalCluster(local_directory=scratch.name, **kwargs)
+            cluster = LocalCluster(local_directory=scratch.name, **cluster_kwargs)
         client = Client(cluster, timeout=timeout)
-        client.wait_for_workers(kwargs["n_workers"], timeout=timeout)
+        if "n_workers" in cluster_kwargs:
+            client.wait_for_workers(cluster_kwargs["n_workers"], timeout=timeout)
         yield client
     finally:
         atexit.unregister(close)

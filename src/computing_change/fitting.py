@@ -58,6 +58,7 @@ __all__ = [
     "mlp_train_step",
     "plot_roofline",
     "plot_allreduce",
+    "ALLREDUCE_MODELS",
     "plot_brent",
     "roofline_view",
     "allreduce_view",
@@ -719,17 +720,29 @@ def plot_roofline(
     return ax
 
 
+#: The all-reduce cost models the plots compare, in drawing order (colours C0, C1, C2).
+ALLREDUCE_MODELS = (
+    ("gather + broadcast", F.naive_allreduce_time),
+    ("binomial tree", F.tree_allreduce_time),
+    ("ring", F.ring_allreduce_time),
+)
+
+
+def _brent_series(n: int, p_max: int):
+    """Processor counts 1..``p_max`` (48 on a log scale) and, at each, Brent's upper and
+    lower bounds and the greedy schedule's steps for a tree reduction of ``n`` numbers."""
+    ps = np.unique(np.geomspace(1, p_max, 48).round().astype(int))
+    w, d = F.reduction_work_span(n)
+    return ps, F.brent_upper(w, d, ps), F.brent_lower(w, d, ps), [F.reduction_steps(n, int(q)) for q in ps]
+
+
 def plot_allreduce(ax, p: int, alpha: float, beta: float, n_mark: float | None = None, nmin=1.0, nmax=1e10):
     """Draw the three all-reduce cost models (:func:`~computing_change.formulas.ring_allreduce_time`
     and its two rivals) for ``p`` workers against message size on ``ax`` (log-log)."""
     nmin = check("nmin", nmin, 0, lo_open=True)
     nmax = check("nmax", nmax, nmin, lo_open=True)
     n = np.geomspace(nmin, nmax, 96)
-    for fn, label in (
-        (F.naive_allreduce_time, "gather + broadcast"),
-        (F.tree_allreduce_time, "binomial tree"),
-        (F.ring_allreduce_time, "ring"),
-    ):
+    for label, fn in ALLREDUCE_MODELS:
         t = fn(n, p, alpha, beta)
         if np.all(t == 0):
             continue
@@ -747,11 +760,10 @@ def plot_brent(ax, n: int, p_max: int, p_mark: int | None = None):
     numbers against the processor count 1..``p_max`` on ``ax`` (log-log)."""
     n = check_int("n", n, 2)
     p_max = check_int("p_max", p_max, 1, 1 << 60)
-    ps = np.unique(np.geomspace(1, p_max, 48).round().astype(int))
-    w, d = F.reduction_work_span(n)
-    ax.loglog(ps, F.brent_upper(w, d, ps), "--", color="C3", label="upper W/p + D")
-    ax.loglog(ps, F.brent_lower(w, d, ps), "--", color="C0", label="lower max(W/p, D)")
-    ax.loglog(ps, [F.reduction_steps(n, int(q)) for q in ps], color="k", lw=2, label="greedy schedule")
+    ps, upper, lower, steps = _brent_series(n, p_max)
+    ax.loglog(ps, upper, "--", color="C3", label="upper W/p + D")
+    ax.loglog(ps, lower, "--", color="C0", label="lower max(W/p, D)")
+    ax.loglog(ps, steps, color="k", lw=2, label="greedy schedule")
     if p_mark is not None:
         p_mark = check_int("p_mark", p_mark, 1)
         ax.loglog([p_mark], [F.reduction_steps(n, p_mark)], "o", color="k")
@@ -767,12 +779,6 @@ def plot_brent(ax, n: int, p_max: int, p_mark: int | None = None):
 # figure takes tens), displays it and prints a one-line readout; bad input prints a message
 # instead. They return None, so that ``interactive`` does not display a return value twice.
 # --------------------------------------------------------------------------------------
-
-
-def _show(plot: SvgPlot) -> None:
-    from IPython.display import SVG, display
-
-    display(SVG(data=plot.svg()))
 
 
 def _refuse(err: Exception) -> None:
@@ -809,7 +815,7 @@ def roofline_view(
         xlim=(1 / 64, 1024),
         description=f"Roofline of {peak / 1e9:.3g} GFLOP/s and {bw / 1e9:.3g} GB/s with the measured kernels",
     )
-    _show(plot)
+    plot.show()
     limit = "memory" if intensity < ridge else "compute"
     print(f"At I = {intensity:.3g} FLOP/byte the bound is {bound / 1e9:.3g} GFLOP/s: {limit}-bound.")
 
@@ -822,22 +828,12 @@ def allreduce_view(n_bytes: float, p: int, alpha_us: float, beta_gbs: float) -> 
             check("alpha_us", alpha_us, 0) * 1e-6,
             check("beta_gbs", beta_gbs, 0, lo_open=True) * 1e9,
         )
-        times = {
-            "gather + broadcast": F.naive_allreduce_time(n_bytes, p, alpha, beta),
-            "binomial tree": F.tree_allreduce_time(n_bytes, p, alpha, beta),
-            "ring": F.ring_allreduce_time(n_bytes, p, alpha, beta),
-        }
+        times = {label: fn(n_bytes, p, alpha, beta) for label, fn in ALLREDUCE_MODELS}
     except ValueError as err:
         return _refuse(err)
     n = np.geomspace(1.0, 1e10, 96)
     plot = SvgPlot(640, 340, xlog=True, ylog=True)
-    for i, (label, fn) in enumerate(
-        (
-            ("gather + broadcast", F.naive_allreduce_time),
-            ("binomial tree", F.tree_allreduce_time),
-            ("ring", F.ring_allreduce_time),
-        )
-    ):
+    for i, (label, fn) in enumerate(ALLREDUCE_MODELS):
         plot.line(n, fn(n, p, alpha, beta), color=f"C{i}", label=label)
         plot.points([n_bytes], [times[label]], color=f"C{i}")
     plot.set(
@@ -847,7 +843,7 @@ def allreduce_view(n_bytes: float, p: int, alpha_us: float, beta_gbs: float) -> 
         legend="upper left",
         xlim=(1.0, 1e10),
     )
-    _show(plot)
+    plot.show()
     best = min(times, key=times.get)
     print("  ".join(f"{k}: {v * 1e3:.3g} ms" for k, v in times.items()) + f"   -> fastest: {best}")
 
@@ -862,11 +858,11 @@ def brent_view(n: float, p: float) -> None:
         steps, lo, hi = F.reduction_steps(n, p), F.brent_lower(work, depth, p), F.brent_upper(work, depth, p)
     except ValueError as err:
         return _refuse(err)
-    ps = np.unique(np.geomspace(1, max(4 * p, 1024), 48).round().astype(int))
+    ps, upper, lower, schedule = _brent_series(n, max(4 * p, 1024))
     plot = SvgPlot(640, 340, xlog=True, ylog=True)
-    plot.line(ps, F.brent_upper(work, depth, ps), color="C3", style="--", label="upper W/p + D")
-    plot.line(ps, F.brent_lower(work, depth, ps), color="C0", style="--", label="lower max(W/p, D)")
-    plot.line(ps, [F.reduction_steps(n, int(q)) for q in ps], color="k", label="greedy schedule")
+    plot.line(ps, upper, color="C3", style="--", label="upper W/p + D")
+    plot.line(ps, lower, color="C0", style="--", label="lower max(W/p, D)")
+    plot.line(ps, schedule, color="k", label="greedy schedule")
     plot.points([p], [steps], color="k")
     plot.set(
         title=f"Tree reduction of n = {n:,} numbers",
@@ -874,5 +870,5 @@ def brent_view(n: float, p: float) -> None:
         ylabel="time steps T_p",
         legend="upper right",
     )
-    _show(plot)
+    plot.show()
     print(f"p = {p:,}: {lo:,.1f} <= T_p = {steps:,} <= {hi:,.1f}   (W = {work:,}, D = {depth})")

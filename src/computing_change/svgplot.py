@@ -11,7 +11,7 @@ look here follows them (the same colour cycle, a light grid, no top or right spi
     plot.line(x, y, label="ring")
     plot.points([x0], [y0], color="C3")
     plot.set(title="...", xlabel="...", ylabel="...")
-    svg_text = plot.svg()            # or display(plot): Jupyter shows it as an image
+    svg_text = plot.svg()            # or plot.show(): Jupyter shows it as an image
 """
 
 from __future__ import annotations
@@ -335,6 +335,12 @@ class SvgPlot:
             out.append(f'<text x="{x0 + 30:.1f}" y="{cy + 3.5:.1f}">{escape(e["label"])}</text>')
         out.append("</g>")
         return "".join(out)
+
+    def show(self) -> None:
+        """Display the plot (in a notebook, or in the ``ipywidgets.Output`` being drawn into)."""
+        from IPython.display import SVG, display
+
+        display(SVG(data=self.svg()))
 
     def _repr_svg_(self) -> str:  # pragma: no cover - Jupyter's display hook
         return self.svg()

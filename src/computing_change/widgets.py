@@ -125,9 +125,7 @@ class FormulaWidget:
         with self.plot:
             self.plot.clear_output(wait=True)
             if message is None:
-                from IPython.display import SVG, display
-
-                display(SVG(data=formula_plot(self.formula, self.x, current, value).svg()))
+                formula_plot(self.formula, self.x, current, value).show()
         self.last_seconds = time.perf_counter() - start
         return self.readout.value
 
