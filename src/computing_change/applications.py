@@ -606,23 +606,17 @@ def local_cluster(workers: int, budget: int, *, overhead: int = WORKER_OVERHEAD,
     """A Dask client on a :class:`~distributed.LocalCluster` of ``workers`` (1 to 64)
     single-threaded workers, each with ``memory_limit = worker_memory_limit(budget, workers,
     overhead)``, on 127.0.0.1; everything is closed on leaving the block, even after an error
-    (:func:`computing_change.distributed.cluster_client` does the work).
+    (:func:`computing_change.distributed.local_client` does the work).
 
     Always local, even when ``COMPUTING_CHANGE_SCHEDULER`` names a running cluster: the data
     of this chapter live in a temporary folder on this machine, which remote workers could
     not read.
     """
-    from unittest import mock
-
-    from .distributed import SCHEDULER_ENV, cluster_client
+    from .distributed import local_client, local_cluster_kwargs
 
     workers = check_int("workers", workers, 1, 64)
     limit = worker_memory_limit(budget, workers, overhead)
-    with contextlib.ExitStack() as stack:
-        with mock.patch.dict(os.environ, {SCHEDULER_ENV: ""}):  # read when the cluster starts
-            client = stack.enter_context(
-                cluster_client(n_workers=workers, memory_budget=workers * limit, timeout=timeout)
-            )
+    with local_client(timeout=timeout, **local_cluster_kwargs(workers, workers * limit)) as client:
         yield client
 
 

@@ -565,14 +565,17 @@ def measure_bandwidth(
     threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
     max_time = check("max_time", max_time, 0, 60, lo_open=True)
     n = nbytes // 8
-    dst = np.zeros(n) if kernel != "dot" else None
     src = np.full(n, 1.0)
     other = np.full(n, 2.0) if kernel in ("triad", "dot") else None
-    sums = {}
+    if kernel == "dot":  # one call on the whole arrays, threaded by BLAS
+        results = []
+        with _Threads(threads):
+            best = _best_time(lambda: results.append(float(src @ other)), repeat, max_time)
+        if results[-1] != 2.0 * n:  # exact in float64 up to 2**52 elements
+            raise RuntimeError("dot kernel gave a wrong result")
+        return arrays * n * 8 / best
+    dst = np.zeros(n)
     ranges = _split(n, min(threads, max(1, n // _TRIAD_BLOCK)), _TRIAD_BLOCK)
-
-    def dot(lo: int, hi: int) -> None:
-        sums[lo] = float(src[lo:hi] @ other[lo:hi])
 
     def copy(lo: int, hi: int) -> None:
         np.copyto(dst[lo:hi], src[lo:hi])
@@ -585,11 +588,8 @@ def measure_bandwidth(
             np.multiply(other[start:stop], _TRIAD_SCALAR, out=t)
             np.add(src[start:stop], t, out=dst[start:stop])
 
-    work = {"dot": dot, "copy": copy, "triad": triad}[kernel]
-    if kernel == "dot":  # one call on the whole arrays, threaded by BLAS
-        with _Threads(threads):
-            best = _best_time(lambda: dot(0, n), repeat, max_time)
-    elif len(ranges) == 1:
+    work = copy if kernel == "copy" else triad
+    if len(ranges) == 1:
         best = _best_time(lambda: work(*ranges[0]), repeat, max_time)
     else:
         from concurrent.futures import ThreadPoolExecutor
@@ -601,10 +601,6 @@ def measure_bandwidth(
                     f.result()
 
             best = _best_time(run, repeat, max_time)
-    if kernel == "dot":
-        if sum(sums.values()) != 2.0 * n:  # exact in float64 up to 2**52 elements
-            raise RuntimeError("dot kernel gave a wrong result")
-        return arrays * n * 8 / best
     expected = 1.0 if kernel == "copy" else 1.0 + _TRIAD_SCALAR * 2.0
     step = max(1, n // 4096)
     if not (np.all(dst[::step] == expected) and dst[-1] == expected):
