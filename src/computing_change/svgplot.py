@@ -144,12 +144,11 @@ class SvgPlot:
     ):
         """Title (may hold one line break), axis labels, legend place ("upper left",
         "upper right", "lower right" or "lower left"), fixed limits, and a description read
-        by screen readers (the SVG ``<title>``)."""
-        for name, value in dict(
-            title=title, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim, description=description
-        ).items():
-            if value is not None:
-                setattr(self, name, value)
+        by screen readers (the SVG ``<title>``). Everything is checked before anything is set."""
+        if legend is not None and legend not in ("upper left", "upper right", "lower right", "lower left"):
+            raise ValueError(
+                f"legend must be 'upper left', 'upper right', 'lower right' or 'lower left'; got {legend!r}"
+            )
         for name, lim, log in (("xlim", xlim, self.xlog), ("ylim", ylim, self.ylog)):
             if lim is None:
                 continue
@@ -157,11 +156,12 @@ class SvgPlot:
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi and (lo > 0 or not log)):
                 need = "0 < lo < hi (a log axis)" if log else "lo < hi, both finite"
                 raise ValueError(f"{name} must be (lo, hi) with {need}; got {tuple(lim)!r}")
+        for name, value in dict(
+            title=title, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim, description=description
+        ).items():
+            if value is not None:
+                setattr(self, name, value)
         if legend is not None:
-            if legend not in ("upper left", "upper right", "lower right", "lower left"):
-                raise ValueError(
-                    f"legend must be 'upper left', 'upper right', 'lower right' or 'lower left'; got {legend!r}"
-                )
             self.legend_loc = legend
         return self
 
