@@ -15,7 +15,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .formulas import FORMULAS, Formula, Param
@@ -262,6 +261,8 @@ def _call_captured(func: Callable, kwargs: dict, seconds: float) -> tuple[str, s
     for out in cap.outputs:
         texts.append(str(out.data.get("text/plain", "")))
         texts.append(str(out.data.get("text/html", "")))
+    import matplotlib.pyplot as plt  # the views of other chapters draw with matplotlib
+
     plt.close("all")
     return "\n".join(texts), problem
 
