@@ -1,4 +1,10 @@
-"""Measures every notebook that nbval runs: wall time and peak memory of its kernel and
+"""The test suite's own plugin (loaded by pytest from the repository root).
+
+1. nbval compares floats at the precision that carries meaning (8 significant digits),
+   not at the last bit, which depends on the SIMD kernels NumPy picks for the reader's CPU.
+2. The run gets its own temporary folder (TMPDIR), and the leak check judges only it and
+   the run's own child processes.
+3. Every notebook that nbval runs is measured: wall time and peak memory of its kernel and
 the kernel's child processes (process pools, Dask workers).
 
 After the run, a table is printed and ``_build/notebook_report.json`` written. A notebook
@@ -11,15 +17,101 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("pytester",)  # tests/test_leak_check.py runs the suite's plugin in a sandbox
+
 MAX_MIB = float(os.environ.get("CC_MAX_NOTEBOOK_MIB", "1536"))
 CAP_MIB = float(os.environ.get("CC_MEMORY_CAP_MIB", "0")) or None
 _REPORT: dict[str, dict] = {}
+
+
+# --------------------------------------------------------------------------------------
+# 1. Floats compared at 8 significant digits.
+# --------------------------------------------------------------------------------------
+# NumPy picks its SIMD kernels (exp, log, sums) at run time by CPU, so the same cell gives
+# 10.427885734290449 on a CPU with AVX-512 and 10.427885734290447 on one without; glue
+# records the full repr and nbval would compare all 17 digits. The prose shows 2 to 4.
+# Every decimal float in a compared output (glued records, printed text, HTML tables) is
+# rewritten to 8 significant digits on both sides before nbval compares them, so a real
+# change of a result still fails while the last bits of a sum do not. Integers, version
+# strings (3.11.7) and addresses (127.0.0.1) are left alone.
+SIGNIFICANT_DIGITS = 8
+_FLOAT = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][-+]?\d+)?(?![\w.])|(?<![\w.])-?\d+[eE][-+]?\d+(?![\w.])")
+
+
+def round_floats(text: str, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """Every decimal float in ``text`` written with ``digits`` significant digits."""
+
+    def _round(m: re.Match) -> str:
+        value = float(m.group(0))
+        return format(0.0 if value == 0 else value, f".{digits}g")
+
+    return _FLOAT.sub(_round, text)
+
+
+def _patch_nbval() -> None:
+    try:
+        from nbval.plugin import IPyNbCell
+    except ImportError:  # nbval not installed: nothing to patch
+        return
+    if getattr(IPyNbCell.sanitize, "_cc_rounds", False):
+        return
+    original = IPyNbCell.sanitize
+
+    def sanitize(self, s):
+        s = original(self, s)
+        return round_floats(s) if isinstance(s, str) else s
+
+    sanitize._cc_rounds = True
+    IPyNbCell.sanitize = sanitize
+
+
+# --------------------------------------------------------------------------------------
+# 2. The run's own temporary folder.
+# --------------------------------------------------------------------------------------
+# Other programs on the reader's machine (an editor, a browser, another build) create files
+# in the system temp folder while the suite runs; they are not the suite's leaks. The run
+# creates its own folder, points TMPDIR (and so tempfile, the nbval kernels, Dask and the
+# process pools they start) at it, checks it at the end and removes it.
+
+
+def _own_tmpdir(config) -> None:
+    if hasattr(config, "_cc_tmpdir"):
+        return
+    own = tempfile.mkdtemp(prefix="cc-tests-")
+    config._cc_tmpdir = own
+    config._cc_old_tmpdir = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = own
+    tempfile.tempdir = None  # tempfile re-reads TMPDIR on its next call
+
+
+def _restore_tmpdir(config) -> None:
+    own = getattr(config, "_cc_tmpdir", None)
+    if own is None:
+        return
+    if config._cc_old_tmpdir is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = config._cc_old_tmpdir
+    tempfile.tempdir = None
+    shutil.rmtree(own, ignore_errors=True)
+
+
+def pytest_configure(config):
+    _patch_nbval()
+    _own_tmpdir(config)
+
+
+def pytest_unconfigure(config):
+    _restore_tmpdir(config)
 
 
 def _kernel_pid(nbfile) -> int | None:
@@ -144,16 +236,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 # --------------------------------------------------------------------------------------
-# Nothing may outlive the tests: no child process (process pools, Dask clusters, kernels)
-# and no temporary file or folder (pytest's own tmp_path folders excepted).
+# Nothing may outlive the tests: no child process of this run (process pools, Dask clusters,
+# kernels) and no temporary file or folder in the run's own folder (pytest's own tmp_path
+# folders excepted). Files other programs create in the system temp folder are not looked at.
 # --------------------------------------------------------------------------------------
 _LEAK_CHECK = os.environ.get("CC_LEAK_CHECK", "1") != "0"
 
 
-def _temp_entries() -> set[str]:
-    import tempfile
-
-    root = Path(tempfile.gettempdir())
+def _temp_entries(root: Path | None = None) -> set[str]:
+    """What the run's own temporary folder holds (pytest's tmp_path folders excepted)."""
+    root = Path(root or tempfile.gettempdir())
     try:
         return {p.name for p in root.iterdir() if not p.name.startswith("pytest-of-")}
     except OSError:
@@ -166,7 +258,7 @@ def pytest_sessionstart(session):
     import psutil
 
     session.config._cc_children = {p.pid for p in psutil.Process().children(recursive=True)}
-    session.config._cc_temp = _temp_entries()
+    session.config._cc_temp = _temp_entries(getattr(session.config, "_cc_tmpdir", None))
 
 
 def _helper(proc) -> bool:
@@ -194,7 +286,7 @@ def _leak_check(config) -> list[str]:
         if not left or time.time() > deadline:
             break
         time.sleep(0.5)
-    new_temp = sorted(_temp_entries() - config._cc_temp)
+    new_temp = sorted(_temp_entries(getattr(config, "_cc_tmpdir", None)) - config._cc_temp)
     problems = [f"process left running: {p.pid} {' '.join(p.cmdline()[:4])}" for p in left]
     problems += [f"temporary file left behind: {name}" for name in new_temp]
     return problems
