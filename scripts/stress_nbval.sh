@@ -9,11 +9,10 @@ runs="${1:-3}"
 shift || true
 cores="$(nproc)"
 busy_core=$((cores - 1))
-# A private temporary directory, so the leak check sees only this run's files.
-export TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/cc-stress.XXXXXX")"
 taskset -c "$busy_core" python -c 'while True: pass' &
 busy=$!
-trap 'kill "$busy" 2>/dev/null || true; rm -rf "$TMPDIR"' EXIT
+# (each pytest run gets its own temporary folder from conftest.py)
+trap 'kill "$busy" 2>/dev/null || true' EXIT
 echo "busy loop (pid $busy) on core $busy_core of $cores; $runs nbval runs"
 failed=0
 for i in $(seq 1 "$runs"); do
