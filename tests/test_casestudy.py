@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from computing_change import casestudy as cs
 from computing_change import formulas as F
+from computing_change import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seed" / "000_effc126a32478b97.txt"
@@ -330,13 +331,17 @@ def test_format_steps():
         cs.StepResult("naive", 10.0, 1000, measured_queries=2),
         cs.StepResult("fast", 0.01, 5 * 1024**2, dtype="float32", per_worker=True),
     ]
-    text = cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 2e10})
+    text = cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 2e11})
     lines = text.splitlines()
-    assert "1,000x" in lines[2] and "5 MiB†" in lines[2] and "500 %" in lines[2]
+    assert "1,000x" in lines[2] and "5 MiB†" in lines[2] and "50 %" in lines[2]
     assert lines[1].split()[2] == "s*"
     assert "scaled up" in text and "worker" in text
-    md = cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 2e10}, markdown=True)
+    md = cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 2e11}, markdown=True)
     assert md.startswith("| step |") and "10 s\\*" in md and md.count("\n|") == 3
+    # up to 105 % of the bound is measurement noise; 500 % is impossible, and refused
+    assert "104 %" in cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 1e11 / 1.04})
+    with pytest.raises(machine.AboveRoofError, match="fast"):
+        cs.format_steps(steps, 1e9, {"float64": 1e10, "float32": 2e10})
     with pytest.raises(ValueError, match="bounds"):
         cs.format_steps(steps, 1e9, {"float64": 1e10})
     with pytest.raises(ValueError, match="steps"):

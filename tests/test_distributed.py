@@ -126,6 +126,31 @@ def test_grain_efficiency_validates(args):
         dist.grain_efficiency(*args)
 
 
+def test_side_of_model():
+    model = np.array([0.16, 0.43, 0.75, 0.92])
+    assert dist.side_of_model(model - [0.06, 0.14, 0.12, 0.14], model) == "below"
+    assert dist.side_of_model(model + 0.01, model) == "above"
+    assert dist.side_of_model([0.30, 0.60, 0.75, 0.98], [0.25, 0.57, 0.84, 0.95]) == "both"
+    assert dist.side_of_model(model + 0.01, model, tol=0.02) == "both"  # within tol: no offset
+    assert dist.side_of_model(0.5, 0.5) == "both"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=8), st.floats(0.001, 5))
+def test_side_of_model_shifts(values, shift):
+    model = np.array(values)
+    assert dist.side_of_model(model - shift - 1e-9, model) == "below"
+    assert dist.side_of_model(model + shift + 1e-9, model) == "above"
+
+
+@pytest.mark.parametrize(
+    "args", [([1, 2], [1]), ([float("nan")], [1]), ([1], [1], -0.1), ("x", [1])]
+)
+def test_side_of_model_validates(args):
+    with pytest.raises(ValueError, match="measured|model|tol"):
+        dist.side_of_model(*args)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.floats(1e-6, 1e-1), st.floats(1e6, 1e11))
 def test_fit_alpha_beta_recovers_exact_data(alpha, beta):
@@ -374,3 +399,15 @@ def test_cluster_client_connects_to_a_running_scheduler(monkeypatch, tmp_path):
             assert c.submit(dist.spin, 10, 1).result() == dist.spin(10, 1)
         assert c.status == "closed"
         assert cluster.status.name == "running"  # the reader's cluster is left alone
+
+
+def test_finish_gap():
+    rec = [
+        dist.TaskRecord(0, 0, 0.0, 1.0, "0", 1),
+        dist.TaskRecord(1, 0, 1.0, 1.5, "0", 1),
+        dist.TaskRecord(2, 0, 0.0, 3.0, "1", 2),
+    ]
+    assert dist.finish_gap(rec) == pytest.approx(1.5)
+    assert dist.finish_gap(rec[:2]) == 0.0  # one worker: nobody waits for another
+    with pytest.raises(ValueError, match="records"):
+        dist.finish_gap([])

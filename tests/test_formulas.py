@@ -99,6 +99,41 @@ def test_article_ep_falls_with_task_size_and_rises_with_units(n, p):
     assert F.efficiency_parallel(n, 2 * p) >= F.efficiency_parallel(n, p)
 
 
+@settings(deadline=None)
+@given(pos, st.floats(1, 1e6, allow_nan=False))
+def test_article_ea_is_at_most_half_when_the_optimization_is_no_cheaper(c0, ratio):
+    assert F.efficiency_algorithm(c0 * ratio, c0) <= 0.5 + 1e-12
+    assert F.efficiency_algorithm(c0, c0) == pytest.approx(0.5)  # equal cost: exactly 1/2
+    assert F.efficiency_algorithm(c0 / (ratio + 1e-9), c0) >= 0.5 - 1e-12
+
+
+@settings(deadline=None)
+@given(pos, procs)
+def test_article_ed_is_ep_with_a_new_letter(n, p):
+    assert F.efficiency_distributed(n, p) == F.efficiency_parallel(n, p)
+
+
+@settings(deadline=None)
+@given(st.floats(1e-6, 0.99, allow_nan=False), st.floats(1.001, 1e5, allow_nan=False))
+def test_three_notions_of_scaling_point_where_the_laws_say(s, p):
+    # Strong scaling (fixed task, more units): Amdahl's efficiency falls with p.
+    assert F.amdahl_efficiency(s, 2 * p) < F.amdahl_efficiency(s, p)
+    # Weak scaling (task grows with p, serial share s of the parallel run fixed):
+    # Gustafson's efficiency 1 - s(p-1)/p stays between 1 - s and 1 and falls slowly.
+    e = F.gustafson_efficiency(s, p)
+    assert 1 - s - 1e-12 <= e <= 1
+    assert F.gustafson_efficiency(s, 2 * p) <= e + 1e-12
+    # Fixed p, growing task (fixed serial time t_s, parallel work c n): the serial share
+    # f(n) = t_s / (t_s + c n) shrinks, so the efficiency rises towards 1.
+    n = np.geomspace(1, 1e9, 50)
+    f = 1.0 / (1.0 + n)
+    grow = F.amdahl_efficiency(f, p)
+    assert np.all(np.diff(grow) > 0) and grow[-1] > 0.99
+    # The article's E_p points the other way in both variables.
+    assert np.all(np.diff(F.efficiency_parallel(n, p)) < 0)
+    assert F.efficiency_parallel(10.0, 2 * p) > F.efficiency_parallel(10.0, p)
+
+
 def test_article_worked_example_does_not_follow_from_its_formulas():
     for key, ex in F.ARTICLE_EXAMPLE.items():
         value = F.ARTICLE_FORMULAS[key](**ex["inputs"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -541,6 +542,9 @@ def test_peak_flops_detects_a_wrong_product(monkeypatch):
         (dict(n=64, threads=0), "threads"),
         (dict(n=64, max_time=0), "max_time"),
         (dict(n=64, max_time=float("inf")), "max_time"),
+        (dict(repeat=0), "repeat"),  # checked on the roof's path too
+        (dict(dtype="int8"), "dtype"),
+        (dict(max_time=-1), "max_time"),
     ],
 )
 def test_peak_flops_validates(kwargs, name):
@@ -548,34 +552,41 @@ def test_peak_flops_validates(kwargs, name):
         machine.measure_peak_flops(**kwargs)
 
 
+def _passes(arrays: int, nbytes: int) -> int:
+    """Runs of a bandwidth kernel per timed repeat: enough to stream at least 64 MiB."""
+    return max(1, math.ceil(64 * 1024**2 / (arrays * (nbytes // 8) * 8)))
+
+
 @pytest.mark.parametrize("kernel, arrays", [("dot", 2), ("copy", 2), ("triad", 3)])
 @pytest.mark.parametrize("threads", [1, 3])
-@pytest.mark.parametrize("nbytes", [8 * 1000, 8 * 100_003])
+@pytest.mark.parametrize("nbytes", [8 * 1000, 8 * 100_003, 64 * 1024**2])
 def test_bandwidth_counts_bytes_like_stream(monkeypatch, kernel, arrays, threads, nbytes):
     monkeypatch.setattr(machine, "_clock", FakeClock(step=1.0))
     bw = machine.measure_bandwidth(nbytes, repeat=2, kernel=kernel, threads=threads)
-    assert bw == pytest.approx(arrays * nbytes)  # bytes per (fake) second
+    # bytes per (fake) second: every pass over the arrays counts each array once
+    assert bw == pytest.approx(_passes(arrays, nbytes) * arrays * nbytes)
 
 
 def test_bandwidth_counts_whole_elements(monkeypatch):
     monkeypatch.setattr(machine, "_clock", FakeClock(step=1.0))
-    assert machine.measure_bandwidth(8 * 500 + 7, repeat=1, kernel="copy") == pytest.approx(2 * 8 * 500)
+    bw = machine.measure_bandwidth(8 * 500 + 7, repeat=1, kernel="copy")
+    assert bw == pytest.approx(_passes(2, 8 * 500) * 2 * 8 * 500)
 
 
-def test_default_bandwidth_is_the_best_kernel(monkeypatch):
-    """The roof: the highest of the read, copy and triad kernels, whichever it is."""
-    real = machine.measure_bandwidth
+def test_best_bandwidth_is_the_best_kernel(monkeypatch):
+    """The memory roof's definition: the highest of the dot, copy and triad kernels."""
+    real = machine._measure_bandwidth
     seen = []
 
-    def fake(nbytes=None, repeat=5, *, kernel="best", threads=None, max_time=1.0):
+    def fake(nbytes, repeat, kernel, threads, max_time):
         if kernel == "best":
-            return real(nbytes, repeat, kernel=kernel, threads=threads, max_time=max_time)
+            return real(nbytes, repeat, kernel, threads, max_time)
         seen.append((kernel, threads))
         return {"dot": 30e9, "copy": 35e9, "triad": 25e9}[kernel]
 
-    monkeypatch.setattr(machine, "measure_bandwidth", fake)
-    assert machine.measure_bandwidth(threads=2) == 35e9
-    assert sorted(seen) == [("copy", 2), ("dot", 2), ("triad", 2)]
+    monkeypatch.setattr(machine, "_measure_bandwidth", fake)
+    assert machine.measure_bandwidth(4096, threads=3) == 35e9
+    assert sorted(seen) == [("copy", 3), ("dot", 3), ("triad", 3)]
 
 
 @pytest.mark.parametrize("kernel", ["dot", "copy", "triad", "best"])
@@ -594,7 +605,7 @@ def test_bandwidth_default_size_fits_memory(monkeypatch):
         return real_zeros(n, *a, **k)
 
     monkeypatch.setattr(machine.np, "zeros", spy)
-    machine.measure_bandwidth(kernel="triad", repeat=1, threads=1)
+    machine._measure_bandwidth(None, 1, "triad", 1, 1.0)
     assert sizes and 3 * sizes[0] * 8 <= 0.1 * 300 * 1024**2
 
 
@@ -618,11 +629,291 @@ def test_triad_block_loop_covers_everything():
         (dict(nbytes=4096, threads=0), "threads"),
         (dict(nbytes=4096, max_time=-1), "max_time"),
         (dict(nbytes="big"), "nbytes"),
+        (dict(kernel="scale"), "kernel"),  # checked on the roof's path too
+        (dict(threads=-2), "threads"),
     ],
 )
 def test_bandwidth_validates(kwargs, name):
     with pytest.raises(ValueError, match=name):
         machine.measure_bandwidth(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# the roofs: one definition, measured once per session, never exceeded
+# ---------------------------------------------------------------------------------------
+
+
+def make_roofs(**over):
+    base = dict(
+        cores=2,
+        peak_flops=80e9,
+        peak_flops_1core=50e9,
+        peak_flops_float32=160e9,
+        peak_flops_float32_1core=100e9,
+        bandwidth=20e9,
+        bandwidth_1core=12e9,
+        bandwidth_dot=20e9,
+        bandwidth_copy=15e9,
+        bandwidth_triad=16e9,
+        bandwidth_dot_1core=12e9,
+        bandwidth_copy_1core=10e9,
+        bandwidth_triad_1core=11e9,
+        matrix_n=2048,
+        seconds=3.0,
+    )
+    base.update(over)
+    return machine.Roofs(**base)
+
+
+@pytest.fixture
+def fake_roofs(monkeypatch):
+    """No roofs cached yet, none in the environment, and a fake measurement that counts calls."""
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return make_roofs(cores=machine.usable_cores(), seconds=float(len(calls)))
+
+    monkeypatch.setattr(machine, "_ROOFS", None)
+    monkeypatch.delenv(machine.ROOFS_ENV, raising=False)
+    monkeypatch.setattr(machine, "_measure_roofs", measure)
+    return calls
+
+
+def test_roofs_are_measured_once_per_session(fake_roofs):
+    first = machine.roofs()
+    assert machine.roofs() is first and len(fake_roofs) == 1
+    again = machine.roofs(refresh=True)
+    assert len(fake_roofs) == 2 and again.seconds == 2.0
+    assert machine.roofs() is again  # the new measurement is kept
+
+
+def test_roofs_are_measured_again_when_the_usable_cores_change(fake_roofs, monkeypatch):
+    machine.roofs()
+    monkeypatch.setattr(machine, "usable_cores", lambda: machine.roofs().cores + 1)
+    machine.roofs()
+    assert len(fake_roofs) == 2
+
+
+def test_measure_functions_without_a_size_return_the_roofs(fake_roofs, monkeypatch):
+    r = machine.roofs()
+    cores = machine.usable_cores()
+    assert machine.measure_peak_flops() == r.peak_flops
+    assert machine.measure_peak_flops(threads=cores) == r.peak_flops
+    assert machine.measure_peak_flops(threads=1) == r.peak_flops_1core
+    assert machine.measure_peak_flops(dtype="float32") == r.peak_flops_float32
+    assert machine.measure_peak_flops(dtype="float32", threads=1) == r.peak_flops_float32_1core
+    assert machine.measure_peak_flops(repeat=3, max_time=0.5) == r.peak_flops  # a roof is measured one way
+    assert machine.measure_bandwidth() == r.bandwidth
+    assert machine.measure_bandwidth(threads=1, max_time=0.5) == r.bandwidth_1core
+    assert machine.measure_bandwidth(kernel="copy") == r.bandwidth_copy
+    assert machine.measure_bandwidth(kernel="triad", threads=1) == r.bandwidth_triad_1core
+    assert len(fake_roofs) == 1
+    machine.measure_peak_flops(refresh=True)
+    assert len(fake_roofs) == 2
+    # a size of one's own is a measurement of one's own, not cached
+    monkeypatch.setattr(machine, "_clock", FakeClock(step=1.0))
+    assert machine.measure_peak_flops(64, repeat=1) == pytest.approx(2 * 64**3)
+    assert len(fake_roofs) == 2
+
+
+def test_roofs_from_the_environment(fake_roofs, monkeypatch, tmp_path):
+    saved = make_roofs(cores=machine.usable_cores(), peak_flops=123e9)
+    path = tmp_path / "roofs.json"
+    path.write_text(__import__("json").dumps(saved.as_dict()))
+    monkeypatch.setenv(machine.ROOFS_ENV, str(path))
+    r = machine.roofs()
+    assert r.peak_flops == 123e9 and r.source.startswith("file") and not fake_roofs
+    machine.roofs(refresh=True)  # refresh measures, whatever the file says
+    assert len(fake_roofs) == 1
+
+
+@pytest.mark.parametrize("text", ["not json", '{"cores": 1}', "OTHER_CORES"])
+def test_roofs_environment_file_unusable_means_measure(fake_roofs, monkeypatch, tmp_path, text):
+    if text == "OTHER_CORES":
+        text = __import__("json").dumps(make_roofs(cores=machine.usable_cores() + 1).as_dict())
+    path = tmp_path / "roofs.json"
+    path.write_text(text)
+    monkeypatch.setenv(machine.ROOFS_ENV, str(path))
+    assert machine.roofs().source == "measured" and len(fake_roofs) == 1
+
+
+def test_measure_roofs_all_cores_never_below_one(monkeypatch):
+    """What all cores can do includes what one can: each all-core roof is >= its one-core one."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: 4)
+    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1)), None, None))
+    rates = {"float64": 40e9, "float32": 80e9}
+    seen = []
+
+    def rate(mats, threads, repeat, max_time, warmup=True):
+        blas = machine.blas_info()["threads"]
+        seen.append(mats[0].shape[0])
+        dtype = "float64" if len(seen) % 2 else "float32"
+        # a busy machine: the 4-thread float64 figure came out below the 1-thread one
+        return rates[dtype] * (0.5 if blas == 4 and dtype == "float64" else 1.0 if blas != 4 else 3.0)
+
+    def bw(nbytes, repeat, kernel, threads, max_time):
+        return {"dot": 10e9, "copy": 8e9, "triad": 9e9}[kernel] * (0.5 if threads == 4 else 1.0)
+
+    monkeypatch.setattr(machine, "_matmul_rate", rate)
+    monkeypatch.setattr(machine, "_measure_bandwidth", bw)
+    r = machine._measure_roofs()
+    assert r.cores == 4
+    assert r.peak_flops_1core == 40e9 and r.peak_flops == 40e9  # max(20e9, 40e9)
+    assert r.peak_flops_float32 == 240e9 and r.peak_flops_float32_1core == 80e9
+    assert r.bandwidth_1core == 10e9 and r.bandwidth == 10e9 and r.bandwidth_dot == 5e9
+    assert r.matrix_n in (2048, 4096) and r.seconds >= 0 and r.source == "measured"
+    assert set(seen) == {4096, 2048} or set(seen) <= {512, 1024, 2048, 4096}
+
+
+def test_measure_roofs_on_one_core_measures_once(monkeypatch):
+    monkeypatch.setattr(machine, "usable_cores", lambda: 1)
+    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1)), None, None))
+    calls = []
+    monkeypatch.setattr(machine, "_matmul_rate", lambda *a, **k: calls.append(1) or 10e9)
+    monkeypatch.setattr(machine, "_measure_bandwidth", lambda *a: calls.append(2) or 5e9)
+    r = machine._measure_roofs()
+    assert calls.count(1) == 4 and calls.count(2) == 3  # 2 rounds x 2 dtypes; 3 kernels
+    assert r.peak_flops == r.peak_flops_1core and r.bandwidth == r.bandwidth_1core
+
+
+@pytest.mark.parametrize(
+    "avail, threads, expected",
+    [(20 * GiB, 2, 2048), (20 * GiB, 16, 4096), (300 * 1024**2, 2, 1024), (2 * GiB, 1, 2048), (None, 1, 2048)],
+)
+def test_roof_matrix_size_fits_binder(monkeypatch, avail, threads, expected):
+    monkeypatch.setattr(machine, "available_memory", lambda: avail)
+    n = machine._roof_matrix_size(threads)
+    assert n == expected and 3 * 8 * n * n <= 0.1 * (avail or 2 * GiB)
+
+
+def test_roofs_bound_and_fraction():
+    r = make_roofs()
+    assert r.peak() == 80e9 and r.peak("float32", threads=1) == 100e9 and r.peak(threads=2) == 80e9
+    assert r.peak(threads=8) == 80e9  # any thread count but one: the all-core roof
+    assert r.memory() == 20e9 and r.memory(1) == 12e9 and r.memory(kernel="copy") == 15e9
+    assert r.memory(1, kernel="dot") == 12e9
+    assert r.balance() == pytest.approx(4.0) and r.balance(threads=1) == pytest.approx(50 / 12)
+    assert r.bound() == 80e9 and r.bound(0.25) == pytest.approx(5e9) and r.bound(100.0) == 80e9
+    assert r.bound(0.25, threads=1) == pytest.approx(3e9)
+    assert np.allclose(r.bound(np.array([0.5, 1000.0])), [10e9, 80e9])
+    assert r.fraction(4e9, 0.25) == pytest.approx(0.8)
+    assert r.fraction(40e9) == pytest.approx(0.5)
+    assert r.fraction(3e9, 0.25, threads=1) == pytest.approx(1.0)
+    assert r.fraction(1.04 * 5e9, 0.25) == pytest.approx(1.04)  # noise: allowed
+    with pytest.raises(machine.AboveRoofError, match="mlp.*one core"):
+        r.fraction(5e9, 0.25, threads=1, what="mlp")  # 5 / 3: impossible
+    with pytest.raises(machine.AboveRoofError, match="328%"):
+        r.fraction(3.28 * 80e9)
+    with pytest.raises(ValueError, match="dtype"):
+        r.peak("float16")
+    with pytest.raises(ValueError, match="kernel"):
+        r.memory(kernel="scale")
+    with pytest.raises(ValueError, match="intensity"):
+        r.bound(0.0)
+    with pytest.raises(ValueError, match="threads"):
+        r.peak(threads=0)
+    with pytest.raises(ValueError, match="performance"):
+        r.fraction(-1.0)
+
+
+@given(st.floats(0, 1.05))
+def test_check_under_roof_allows_noise(f):
+    assert machine.check_under_roof(f) == f
+
+
+@given(st.floats(1.0500001, 1e6))
+def test_check_under_roof_refuses_the_impossible(f):
+    with pytest.raises(machine.AboveRoofError, match="105%"):
+        machine.check_under_roof(f, "k", "the roof")
+
+
+def test_check_under_roof_validates():
+    with pytest.raises(ValueError, match="fraction"):
+        machine.check_under_roof(float("nan"))
+    with pytest.raises(ValueError, match="fraction"):
+        machine.check_under_roof(-0.1)
+    assert machine.ROOF_TOLERANCE == 1.05
+
+
+def test_roofs_validate_and_round_trip():
+    r = make_roofs()
+    d = r.as_dict()
+    assert d["balance"] == pytest.approx(4.0) and d["balance_1core"] == pytest.approx(50 / 12)
+    assert machine.Roofs.from_dict(d) == r
+    assert len(r.rows()) == 6 and "2 cores" in r.rows()[0][0] and r.rows()[0][1] == "80 GFLOP/s"
+    with pytest.raises(ValueError, match="bandwidth_1core"):
+        make_roofs(bandwidth_1core=0.0)
+    with pytest.raises(ValueError, match="cores"):
+        make_roofs(cores=0)
+
+
+def test_fraction_of_roof_uses_the_session_roofs(fake_roofs):
+    assert machine.fraction_of_roof(40e9) == pytest.approx(0.5)
+    assert machine.fraction_of_roof(6e9, 0.25, threads=1) == pytest.approx(0.5)
+    with pytest.raises(machine.AboveRoofError, match="dot"):
+        machine.fraction_of_roof(6e9, 0.25, what="dot")
+    assert len(fake_roofs) == 1
+
+
+def test_cache_bandwidth_fits_the_level(monkeypatch):
+    monkeypatch.setattr(machine, "_CACHE_ROOFS", {})
+    monkeypatch.setattr(machine, "cache_sizes", lambda: {"L1d": 32768, "L2": 1024**2, "L3": 32 * 1024**2})
+    seen = []
+
+    def fake(nbytes, repeat, kernel, threads, max_time):
+        seen.append((kernel, nbytes, threads))
+        return {"dot": 100e9, "copy": 80e9, "triad": 90e9}[kernel]
+
+    monkeypatch.setattr(machine, "_measure_bandwidth", fake)
+    assert machine.cache_bandwidth("L2", threads=1) == 100e9
+    for kernel, nbytes, threads in seen:
+        assert machine._KERNELS[kernel] * nbytes <= 1024**2 // 2 and threads == 1
+    machine.cache_bandwidth("L2", threads=1)
+    assert len(seen) == 3  # cached
+    machine.cache_bandwidth("L2", threads=1, refresh=True)
+    assert len(seen) == 6
+    seen.clear()
+    machine.cache_bandwidth("L2", threads=4)  # each core's share fits its own L2
+    assert all(machine._KERNELS[k] * b <= 4 * 1024**2 // 2 and t == 4 for k, b, t in seen)
+    with pytest.raises(ValueError, match="level"):
+        machine.cache_bandwidth("L1d")
+    monkeypatch.setattr(machine, "cache_sizes", dict)
+    with pytest.raises(ValueError, match="level"):
+        machine.cache_bandwidth("L3")
+
+
+def test_real_cache_bandwidth_is_positive():
+    if "L2" not in machine.cache_sizes():
+        pytest.skip("the OS does not report an L2 cache here")
+    bw = machine.cache_bandwidth("L2", threads=1)
+    assert math.isfinite(bw) and bw > 0
+
+
+def test_real_kernels_stay_under_the_real_roofs():
+    """The roofs of this machine, measured as every chapter measures them, hold real kernels:
+    a matrix product of the roof's own size (on one core and on all) and a dot product over
+    arrays far larger than the caches. Placing one above 105 % of its roof fails this test."""
+    r = machine.roofs()
+    assert r.peak_flops >= r.peak_flops_1core and r.bandwidth >= r.bandwidth_1core
+    rng = np.random.default_rng(1)
+    n = 1024
+    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    c = np.empty((n, n))
+    for threads in (1, None):
+        with machine._Threads(threads or r.cores):
+            t = min(_timed(lambda: np.matmul(a, b, out=c)) for _ in range(3))
+        r.fraction(2 * n**3 / t, 2 * n**3 / (24 * n * n), threads=threads, what=f"matmul, threads={threads}")
+    m = 8 * 1024**2  # 64 MiB per array
+    x, y = np.ones(m), np.ones(m)
+    t = min(_timed(lambda: x @ y) for _ in range(3))
+    r.fraction(2 * m / t, 1 / 8, what="dot over 2 x 64 MiB")
+
+
+def _timed(func) -> float:
+    t0 = time.perf_counter()
+    func()
+    return time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------------------------------
@@ -689,8 +980,9 @@ def test_rows_say_unknown_rather_than_guess():
     assert rows["Total memory"] == "unknown"
     assert rows["Caches (per cache)"] == "unknown"
     assert rows["BLAS"] == "unknown, threads unknown"
-    assert rows["Peak FLOP/s (float64 matmul)"] == "not measured"
-    assert rows["Machine balance (float64)"] == "not measured"
+    assert rows["Peak FLOP/s (float64, all usable cores)"] == "not measured"
+    assert rows["Memory roof (best of the three, 1 core)"] == "not measured"
+    assert rows["Machine balance (float64, all usable cores)"] == "not measured"
     assert rows["CPU quota (cgroup)"] == "none"
 
 
@@ -710,6 +1002,8 @@ def test_rows_with_units():
         bandwidth_copy=10e9,
         bandwidth_triad=8e9,
         affinity_cpus=72,
+        bandwidth_1thread=5e9,
+        peak_flops_float32_1thread=60e9,
     )
     rows = dict(p.rows())
     assert rows["CPU quota (cgroup)"] == "1 CPUs"
@@ -717,13 +1011,18 @@ def test_rows_with_units():
     assert rows["Available memory"] == "1.5 GiB"
     assert rows["Caches (per cache)"] == "L1d 32 KiB, L2 1 MiB, L3 32 MiB"
     assert rows["BLAS"] == "openblas 0.3.27, 72 threads (more than the 1 usable: oversubscribed)"
-    assert rows["Peak FLOP/s (float64 matmul)"] == "50 GFLOP/s"
-    assert rows["Peak FLOP/s (float32 matmul)"] == "100 GFLOP/s"
-    assert rows["Memory bandwidth (triad)"] == "8 GB/s"
-    assert rows["Machine balance (float64)"] == "5 FLOP/byte"
+    assert rows["Peak FLOP/s (float64, all usable cores)"] == "50 GFLOP/s"
+    assert rows["Peak FLOP/s (float32, all usable cores)"] == "100 GFLOP/s"
+    assert rows["Peak FLOP/s (float32, 1 core)"] == "60 GFLOP/s"
+    assert rows["Memory bandwidth (triad, all usable cores)"] == "8 GB/s"
+    assert rows["Memory roof (best of the three, all usable cores)"] == "10 GB/s"
+    assert rows["Memory roof (best of the three, 1 core)"] == "5 GB/s"
+    assert rows["Machine balance (float64, all usable cores)"] == "5 FLOP/byte"
     assert p.balance == pytest.approx(5.0)
     assert p.time_bound(1e9, 1e9) == pytest.approx(0.1)
     assert p.time_bound(1e10, 0, dtype="float32") == pytest.approx(0.1)
+    assert p.time_bound(0, 1e9, threads=1) == pytest.approx(0.2)  # the one-core roofs
+    assert p.time_bound(6e10, 0, dtype="float32", threads=1) == pytest.approx(1.0)
     assert "| Usable cores (affinity, quota) | 1 |" in p.markdown()
     with pytest.raises(ValueError, match="dtype"):
         p.time_bound(1, 1, dtype="int8")
@@ -741,32 +1040,21 @@ def test_profile_without_measuring_is_quick_and_consistent():
     assert d["usable_cores"] == p.usable_cores and d["balance"] is None
 
 
-def test_profile_measures(monkeypatch):
-    calls = []
-
-    def flops(n=None, repeat=5, *, dtype="float64", threads=None, max_time=1.0):
-        calls.append(("flops", dtype, threads))
-        return {"float64": 40e9, "float32": 80e9}[dtype] / (2 if threads == 1 else 1)
-
-    def bw(nbytes=None, repeat=5, *, kernel="copy", threads=None, max_time=1.0):
-        calls.append(("bw", kernel, threads))
-        return {"copy": 20e9, "triad": 16e9, "dot": 18e9}[kernel]
-
-    monkeypatch.setattr(machine, "measure_peak_flops", flops)
-    monkeypatch.setattr(machine, "measure_bandwidth", bw)
-    monkeypatch.setattr(machine, "blas_info", lambda: {"library": "x", "threads": 4})
+def test_profile_shows_the_session_roofs(fake_roofs):
     p = machine.profile()
-    assert p.peak_flops == 40e9 and p.peak_flops_1thread == 20e9 and p.peak_flops_float32 == 80e9
-    assert p.bandwidth_copy == 20e9 and p.bandwidth_triad == 16e9 and p.bandwidth_dot == 18e9
-    assert p.bandwidth == 20e9
-    assert p.balance == pytest.approx(2.0)
-    assert p.measure_seconds is not None and p.measure_seconds >= 0
-    assert ("flops", "float64", 1) in calls
-    # With BLAS on one thread already, the single-thread figure is the same measurement.
-    calls.clear()
-    monkeypatch.setattr(machine, "blas_info", lambda: {"library": "x", "threads": 1})
-    p = machine.profile()
-    assert p.peak_flops_1thread == p.peak_flops and ("flops", "float64", 1) not in calls
+    r = machine.roofs()
+    assert len(fake_roofs) == 1
+    assert p.peak_flops == r.peak_flops and p.peak_flops_1thread == r.peak_flops_1core
+    assert p.peak_flops_float32 == r.peak_flops_float32
+    assert p.peak_flops_float32_1thread == r.peak_flops_float32_1core
+    assert p.bandwidth == r.bandwidth and p.bandwidth_1thread == r.bandwidth_1core
+    assert (p.bandwidth_dot, p.bandwidth_copy, p.bandwidth_triad) == (20e9, 15e9, 16e9)
+    assert p.balance == pytest.approx(r.balance()) and p.measure_seconds == r.seconds
+    assert machine.profile().peak_flops == p.peak_flops and len(fake_roofs) == 1  # reused
+    machine.profile(refresh=True)
+    assert len(fake_roofs) == 2
+    machine.profile(measure=False)
+    assert len(fake_roofs) == 2
 
 
 def test_summary_names_the_machine():

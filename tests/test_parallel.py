@@ -286,3 +286,52 @@ def test_fit_single_point_is_karp_flatt():
     s, p = 1.8, 2
     assert P.fit_serial_fraction([p], [s]) == pytest.approx((1 / s - 1 / p) / (1 - 1 / p))
     assert P.fit_serial_fraction([2], [3.0]) == 0.0  # superlinear: clipped
+
+
+# --------------------------------------------------------------------------------------
+# Judging two timings against their noise
+# --------------------------------------------------------------------------------------
+
+
+def test_compare_timings_separated_repeats():
+    fast, slow = [1.0, 1.01, 0.99, 1.02, 1.0], [2.0, 2.1, 1.95, 2.05, 2.0]
+    c = P.compare_timings(fast, slow)
+    assert c.verdict == "faster" and c.ratio == pytest.approx(2.0)
+    assert P.compare_timings(slow, fast).verdict == "slower"
+
+
+def test_compare_timings_overlapping_or_negligible():
+    assert P.compare_timings([1.0, 1.5, 1.2], [1.1, 1.4, 1.3]).verdict == "could not be told apart"
+    # separated, but by less than min_ratio: not called faster
+    assert P.compare_timings([1.00, 1.001], [1.02, 1.021]).verdict == "could not be told apart"
+
+
+def test_compare_timings_accepts_bench_results():
+    from computing_change.timing import BenchResult
+
+    a = BenchResult(1.0, 0.9, 1.1, 0.95, 1.05, (0.9, 0.95, 1.0, 1.05, 1.1), 1)
+    b = BenchResult(3.0, 2.9, 3.1, 2.95, 3.05, (2.9, 2.95, 3.0, 3.05, 3.1), 1)
+    assert P.compare_timings(a, b).verdict == "faster"
+
+
+@given(
+    st.lists(st.floats(1e-6, 1e3), min_size=1, max_size=9),
+    st.lists(st.floats(1e-6, 1e3), min_size=1, max_size=9),
+)
+def test_compare_timings_is_antisymmetric(a, b):
+    ab, ba = P.compare_timings(a, b), P.compare_timings(b, a)
+    assert ab.ratio == pytest.approx(1 / ba.ratio)
+    flip = {"faster": "slower", "slower": "faster", "could not be told apart": "could not be told apart"}
+    assert ba.verdict == flip[ab.verdict]
+    assert P.compare_timings(a, a).verdict == "could not be told apart"
+
+
+@pytest.mark.parametrize("bad", [[], [0.0, 1.0], [-1.0], [float("nan")], "fast", None])
+def test_compare_timings_rejects_bad_times(bad):
+    with pytest.raises(ValueError, match="a "):
+        P.compare_timings(bad, [1.0])
+
+
+def test_compare_timings_rejects_bad_min_ratio():
+    with pytest.raises(ValueError, match="min_ratio"):
+        P.compare_timings([1.0], [2.0], min_ratio=0.5)

@@ -1,27 +1,50 @@
-"""Local Sphinx extension: make the Computing Change site work with no internet.
+"""Local Sphinx extension: make the Computing Change site work with no internet, show its
+Chinese on every machine, and pass an accessibility audit (axe-core, WCAG 2 A/AA).
 
 * Adds ``mathjax-shim.js`` right after Sphinx's MathJax configuration, so that the
   ipywidgets HTML manager (which calls MathJax 2's ``MathJax.Hub.Queue``) can typeset
   through MathJax 3, and MathJax reads its fonts from the site itself.
+* Adds the site's own Chinese web font (Noto Sans SC, vendored, CJK code points only) and
+  ``cc-site.css``, which names it first in the theme's font stacks and keeps link text
+  legible (4.5:1) on the tinted backgrounds of admonitions and exercises.
+* Adds ``cc-a11y.js``, which gives the saved widgets' controls and pictures the names a
+  screen reader needs: a slider handle is named by its widget's description and announces
+  the value its readout shows; a picture inside a widget view gets the cell's
+  ``mystnb.image.alt`` (carried as ``data-cc-alt`` on the view, see below) or a description
+  built from the widget's title and controls.
+* Names the sidebar's expand/collapse toggles (``<summary>`` of the pydata theme's
+  navigation, which holds only an icon): "Sections of <chapter>".
+* Writes the bibliography's entries as ``role="listitem"`` (docutils writes the deprecated
+  DPUB role ``doc-biblioentry``, which assistive technology and axe-core do not accept as
+  an item of ``role="list"``).
 * Removes script tags that appear twice on a page: sphinx-thebe 0.3.1 adds its inline
   configuration once per read on Sphinx 7, and declaring ``const thebe_selector`` twice is
   a JavaScript error in the reader's console.
-* Refuses to build when the vendored JavaScript is missing (run scripts/fetch_assets.py).
+* Refuses to build when the vendored files are missing (run scripts/fetch_assets.py).
 """
 
 from __future__ import annotations
 
+import functools
+import html
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.writers.html5 import HTML5Translator
+
+WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json"'
+FONT_CSS = [f"vendor/noto-sans-sc/{weight}.css" for weight in ("400", "700")]
 
 
 def _check_vendor(app: Sphinx) -> None:
-    vendor = Path(app.srcdir) / "book" / "_static" / "vendor" / "VERSIONS.txt"
-    if not vendor.exists():
+    static = Path(app.srcdir) / "book" / "_static"
+    needed = ["vendor/VERSIONS.txt", *FONT_CSS]
+    missing = [name for name in needed if not (static / name).exists()]
+    if missing:
         raise ExtensionError(
-            "book/_static/vendor is missing: run `python scripts/fetch_assets.py` first "
+            f"book/_static/{missing[0]} is missing: run `python scripts/fetch_assets.py` first "
             "(scripts/build_site.sh does it for you)"
         )
 
@@ -56,9 +79,71 @@ def _dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> No
         _dedupe(scripts)
 
 
+def _name_toggles(soup) -> None:
+    """Give each icon-only <summary> of the navigation the name of the entry it expands."""
+    for summary in soup.select("li.has-children > details > summary"):
+        if summary.get_text(strip=True) or summary.get("aria-label"):
+            continue
+        link = summary.find_parent("li").find("a", recursive=False)
+        title = " ".join(link.get_text(" ", strip=True).split()) if link else ""
+        summary["aria-label"] = f"Sections of {title}" if title else "Sections"
+
+
+def _accessible_toctree(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Wrap the pydata theme's ``generate_toctree_html`` (set by its own html-page-context
+    handler, which runs before this one)."""
+    generate = context.get("generate_toctree_html")
+    if generate is None or getattr(generate, "_cc_accessible", False):
+        return
+
+    @functools.wraps(generate)
+    def generate_toctree_html(kind, *args, **kwargs):
+        soup = generate(kind, *args, **kwargs)
+        if kind == "sidebar" and hasattr(soup, "select"):
+            _name_toggles(soup)
+        return soup
+
+    generate_toctree_html._cc_accessible = True
+    context["generate_toctree_html"] = generate_toctree_html
+
+
+def _widget_alt(app: Sphinx, doctree, docname) -> None:
+    """Carry a widget cell's ``mystnb.image.alt`` onto its saved widget views, where
+    cc-a11y.js gives it to the pictures the view draws (myst-nb uses that metadata for
+    image outputs only, and a widget's pictures live in the saved widget state)."""
+    for cell in doctree.findall(nodes.container):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        meta = cell.get("cell_metadata") or {}
+        alt = ((meta.get("mystnb") or {}).get("image") or {}).get("alt")
+        if not isinstance(alt, str) or not alt.strip():
+            continue
+        attr = f'{WIDGET_VIEW} data-cc-alt="{html.escape(" ".join(alt.split()), quote=True)}"'
+        for raw in cell.findall(nodes.raw):
+            text = raw.astext()
+            if WIDGET_VIEW in text and "data-cc-alt=" not in text:
+                raw.replace(raw.children[0], nodes.Text(text.replace(WIDGET_VIEW, attr)))
+
+
+def _visit_citation(self: HTML5Translator, node) -> None:
+    HTML5Translator.visit_citation(self, node)
+    self.body[-1] = self.body[-1].replace('role="doc-biblioentry"', 'role="listitem"')
+
+
+def _depart_citation(self: HTML5Translator, node) -> None:
+    HTML5Translator.depart_citation(self, node)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_vendor)
     app.add_js_file("mathjax-shim.js", priority=510)
+    app.add_js_file("cc-a11y.js", loading_method="defer")
+    for css in FONT_CSS:
+        app.add_css_file(css)
+    app.add_css_file("cc-site.css")
+    app.add_node(nodes.citation, override=True, html=(_visit_citation, _depart_citation))
     app.connect("env-before-read-docs", _dedupe_registered, priority=900)
+    app.connect("doctree-resolved", _widget_alt)
     app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("html-page-context", _accessible_toctree, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -871,8 +871,13 @@ def format_steps(
 ) -> str:
     """A table of ``steps``: time, speedup over the first step, peak memory, attained
     GFLOP/s (``flops`` / time) and the fraction of the roofline bound for the step's dtype
-    (``bounds`` maps ``"float64"``/``"float32"`` to FLOP/s). Fixed-width text, or a Markdown
-    table with ``markdown=True``."""
+    (``bounds`` maps ``"float64"``/``"float32"`` to FLOP/s: the bound under the roofs of all
+    usable cores, from :func:`computing_change.machine.roofs`). Fixed-width text, or a
+    Markdown table with ``markdown=True``.
+
+    A step above its bound by more than the measurement noise allows
+    (:data:`computing_change.machine.ROOF_TOLERANCE`, 5 %) is impossible: it raises
+    :class:`computing_change.machine.AboveRoofError` rather than print it."""
     if not steps:
         raise ValueError("steps must hold at least one StepResult")
     flops = check("flops", flops, 0, lo_open=True)
@@ -885,6 +890,7 @@ def format_steps(
     for s in steps:
         speedup = steps[0].seconds / s.seconds
         rate = flops / s.seconds
+        machine.check_under_roof(rate / bounds[s.dtype], f"step {s.name!r}", f"its {s.dtype} roofline bound")
         rows.append(
             (
                 s.name,

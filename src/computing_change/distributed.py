@@ -12,13 +12,15 @@ Cluster
     body raises (an ``atexit`` hook covers a kernel that exits first).
 Task allocation
     :func:`noop`, :func:`measure_task_overhead`, :func:`grain_efficiency`,
-    :func:`run_grain_experiment`.
+    :func:`run_grain_experiment`, :func:`side_of_model` (do measured points scatter around a
+    model, or sit on one side of it?).
 Data synchronization
     :func:`distributed_sum_of_squares`, :func:`measure_transfer`, :func:`fit_alpha_beta`
     (the model itself is :func:`computing_change.formulas.alpha_beta_time`).
 Load balancing
     :func:`skewed_durations`, :func:`static_chunks`, :func:`simulate_makespans`,
-    :func:`run_static`, :func:`run_dynamic`, :func:`plot_timeline`.
+    :func:`run_static`, :func:`run_dynamic`, :func:`makespan`, :func:`finish_gap`,
+    :func:`plot_timeline`.
 Fault tolerance
     :func:`kill_worker`, :func:`run_with_failure`.
 """
@@ -61,6 +63,7 @@ __all__ = [
     "measure_task_overhead",
     "grain_efficiency",
     "run_grain_experiment",
+    "side_of_model",
     "block_sum_of_squares",
     "sum_ints",
     "distributed_sum_of_squares",
@@ -73,6 +76,7 @@ __all__ = [
     "static_chunks",
     "simulate_makespans",
     "makespan",
+    "finish_gap",
     "iterations_for",
     "run_static",
     "run_dynamic",
@@ -461,6 +465,28 @@ def run_grain_experiment(
     return points
 
 
+def side_of_model(measured, model, tol: float = 0.0) -> str:
+    """Where measured values lie against a model's predictions for them.
+
+    ``"below"`` when every measured value is below its prediction by more than ``tol``
+    (>= 0), ``"above"`` when every one is above it by more than ``tol``, and ``"both"``
+    otherwise. Points all on one side are a systematic offset, something the model leaves
+    out; points on both sides are scatter around it. ``measured`` and ``model`` are
+    finite numbers or arrays of the same shape.
+    """
+    m = np.atleast_1d(check("measured", measured))
+    p = np.atleast_1d(check("model", model))
+    tol = check("tol", tol, 0)
+    if m.shape != p.shape:
+        raise ValueError(f"measured and model must have the same shape; got {m.shape} and {p.shape}")
+    residuals = m - p
+    if np.all(residuals < -tol):
+        return "below"
+    if np.all(residuals > tol):
+        return "above"
+    return "both"
+
+
 # --------------------------------------------------------------------------------------
 # Data synchronization (数据同步): scatter, futures, gather, and what moving data costs
 # --------------------------------------------------------------------------------------
@@ -681,6 +707,17 @@ def makespan(records: Sequence[TaskRecord]) -> float:
     if not records:
         raise ValueError("records must not be empty")
     return max(r.stop for r in records) - min(r.start for r in records)
+
+
+def finish_gap(records: Sequence[TaskRecord]) -> float:
+    """Seconds between the first worker to finish its last task and the last one to finish:
+    how long the earliest-idle worker waited at the end (0 with a single worker)."""
+    if not records:
+        raise ValueError("records must not be empty")
+    last: dict[str, float] = {}
+    for r in records:
+        last[r.worker] = max(last.get(r.worker, r.stop), r.stop)
+    return max(last.values()) - min(last.values())
 
 
 def iterations_for(durations, rate: float) -> list[int]:

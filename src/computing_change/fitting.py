@@ -53,7 +53,10 @@ __all__ = [
     "stencil_kernel",
     "jacobi_step",
     "course_kernels",
+    "kernel_roof",
+    "level_roofs",
     "measure_kernels",
+    "reposition",
     "simulate_ring_allreduce",
     "mlp_train_step",
     "plot_roofline",
@@ -467,6 +470,7 @@ class KernelPoint:
     bound: float
     fraction: float
     limit: str
+    roof: str = "memory"  # the bandwidth roof it is placed under: "memory" (DRAM) or a cache level
 
     def as_dict(self) -> dict:
         return {
@@ -476,6 +480,7 @@ class KernelPoint:
             "bound_gflop_per_s": self.bound / 1e9,
             "fraction_of_bound": self.fraction,
             "bound_by": self.limit,
+            "bandwidth_roof": self.roof,
         }
 
 
@@ -557,13 +562,101 @@ def course_kernels(memory_bytes: int | None = None) -> list[Kernel]:
     return [dot_kernel(n), matmul_kernel(64), matmul_kernel(256), matmul_kernel(512), stencil_kernel(side)]
 
 
+def kernel_roof(nbytes: float, bandwidth: float, cache_roofs=None) -> tuple[str, float]:
+    """The bandwidth roof a kernel moving ``nbytes`` is placed under: ``(name, bytes/s)``.
+
+    ``cache_roofs`` maps cache levels to ``(capacity in bytes, bandwidth in bytes/s)``. Data
+    that fit in a level's capacity are served by that level, so the kernel goes under the
+    smallest such level's roof; data that fit in none go under ``bandwidth``, the memory
+    roof, named ``"memory"``. One sloped roof per level is the cache-aware roofline of Ilic,
+    Pratas and Sousa (2014). ``nbytes`` > 0, ``bandwidth`` > 0.
+    """
+    nbytes = check("nbytes", nbytes, 0, lo_open=True)
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    if not cache_roofs:
+        return "memory", bandwidth
+    if not isinstance(cache_roofs, dict):
+        raise ValueError("cache_roofs must be a dict of level -> (capacity in bytes, bandwidth in bytes/s)")
+    for name, (capacity, bw) in sorted(cache_roofs.items(), key=lambda kv: kv[1][0]):
+        capacity = check(f"{name} capacity", capacity, 0, lo_open=True)
+        bw = check(f"{name} bandwidth", bw, 0, lo_open=True)
+        if nbytes <= capacity:
+            return name, bw
+    return "memory", bandwidth
+
+
+def level_roofs(
+    bandwidth: float, caches: dict[str, int], measure: Callable[[str], float], margin: float = 1.1
+) -> dict[str, tuple[int, float]]:
+    """The cache roofs to place kernels under: ``{level: (capacity in bytes, bytes/s)}``.
+
+    For L2 and L3, where ``caches`` (level -> bytes, as :func:`machine.cache_sizes` gives)
+    reports them, ``measure(level)`` gives the level's roof (``machine.cache_bandwidth``). A
+    level whose roof is not above the memory roof ``bandwidth`` by ``margin`` cannot be told
+    from memory: a virtual machine, for one, may be told the size of a whole processor's L3,
+    which its own arrays cannot fill with fast lines. Such a level gets no roof of its own;
+    its capacity joins the faster level below it, whose roof is then an upper bound for data
+    up to that size (a level is never faster than the one below it). ``bandwidth`` > 0,
+    ``margin`` >= 1.
+    """
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    margin = check("margin", margin, 1)
+    if not callable(measure):
+        raise ValueError("measure must be a function of a level name, such as machine.cache_bandwidth")
+    roofs: dict[str, tuple[int, float]] = {}
+    for level in ("L2", "L3"):
+        if level not in caches:
+            continue
+        capacity = check_int(f"{level} capacity", caches[level], 1)
+        bw = check(f"{level} bandwidth", measure(level), 0, lo_open=True)
+        if bw > margin * bandwidth:
+            roofs[level] = (capacity, bw)
+        elif roofs:
+            below = list(roofs)[-1]
+            roofs[below] = (max(capacity, roofs[below][0]), roofs[below][1])
+    return roofs
+
+
+def reposition(
+    points: Sequence[KernelPoint],
+    peak: float,
+    bandwidth: float,
+    cache_roofs: dict[str, tuple[float, float]] | None = None,
+) -> list[KernelPoint]:
+    """The measured ``points`` placed again under other roofs (measured again, say), without
+    timing the kernels again: the same performance, a new bound, fraction and roof."""
+    peak = check("peak", peak, 0, lo_open=True)
+    bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    out = []
+    for pt in points:
+        if not isinstance(pt, KernelPoint):
+            raise ValueError(f"points must hold KernelPoint objects; got {type(pt).__name__}")
+        roof, bw = kernel_roof(pt.bytes, bandwidth, cache_roofs)
+        bound = F.roofline(pt.intensity, peak, bw)
+        limit = "memory" if pt.intensity < F.ridge_point(peak, bw) else "compute"
+        out.append(
+            KernelPoint(pt.name, pt.flops, pt.bytes, pt.seconds, pt.intensity, pt.performance, bound,
+                        pt.performance / bound, limit, roof)
+        )
+    return out
+
+
 def measure_kernels(
-    kernels: Sequence[Kernel], peak: float, bandwidth: float, repeat: int = 5
+    kernels: Sequence[Kernel],
+    peak: float,
+    bandwidth: float,
+    repeat: int = 5,
+    *,
+    cache_roofs: dict[str, tuple[float, float]] | None = None,
 ) -> list[KernelPoint]:
     """Check, time (median of ``repeat``, :func:`~computing_change.timing.bench`) and place each
     kernel on the roofline of ``peak`` FLOP/s and ``bandwidth`` bytes/s.
 
-    Raises ``RuntimeError`` if a kernel computes a wrong result.
+    With ``cache_roofs`` (level -> (capacity in bytes, bandwidth in bytes/s)), a kernel whose
+    compulsory bytes fit in a cache level is placed under that level's bandwidth instead
+    (:func:`kernel_roof`); its point says which roof in ``roof``. Raises ``RuntimeError`` if
+    a kernel computes a wrong result. It reports the fraction of the roof, whatever it is: a
+    caller that must refuse an impossible one (above the roof by more than noise) checks it.
     """
     from .timing import bench
 
@@ -574,14 +667,15 @@ def measure_kernels(
     for k in kernels:
         if not isinstance(k, Kernel):
             raise ValueError(f"kernels must hold Kernel objects; got {type(k).__name__}")
+        roof, bw = kernel_roof(k.bytes, bandwidth, cache_roofs)
         if not k.verify():
             raise RuntimeError(f"kernel {k.name} computed a wrong result")
         seconds = bench(k.run, repeat=repeat, min_time=0.01).median
         perf = k.flops / seconds
-        bound = F.roofline(k.intensity, peak, bandwidth)
-        limit = "memory" if k.intensity < F.ridge_point(peak, bandwidth) else "compute"
+        bound = F.roofline(k.intensity, peak, bw)
+        limit = "memory" if k.intensity < F.ridge_point(peak, bw) else "compute"
         points.append(
-            KernelPoint(k.name, k.flops, k.bytes, seconds, k.intensity, perf, bound, perf / bound, limit)
+            KernelPoint(k.name, k.flops, k.bytes, seconds, k.intensity, perf, bound, perf / bound, limit, roof)
         )
     return points
 
@@ -681,13 +775,22 @@ def _plain_log_axes(ax) -> None:
 
 
 def plot_roofline(
-    ax, peak: float, bandwidth: float, points: Sequence[KernelPoint] = (), imin=None, imax=None
+    ax,
+    peak: float,
+    bandwidth: float,
+    points: Sequence[KernelPoint] = (),
+    imin=None,
+    imax=None,
+    *,
+    cache_roofs: dict[str, float] | None = None,
 ):
     """Draw the roofline of ``peak`` FLOP/s and ``bandwidth`` bytes/s on ``ax`` (log-log,
     GFLOP/s against FLOPs/byte), and each measured point labelled with its attained fraction
-    of the roof drawn. Minor ticks are off: they double the drawing time of a log axis."""
+    of the roof drawn. ``cache_roofs`` (level -> bytes/s) adds one dashed roof per cache level
+    (a cache-aware roofline). Minor ticks are off: they double the drawing time of a log axis."""
     peak = check("peak", peak, 0, lo_open=True)
     bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
+    cache_roofs = {name: check(f"{name} bandwidth", bw, 0, lo_open=True) for name, bw in (cache_roofs or {}).items()}
     ridge = F.ridge_point(peak, bandwidth)
     xs = [pt.intensity for pt in points] + [ridge]
     imin = check("imin", imin, 0, lo_open=True) if imin is not None else min(xs) / 4
@@ -696,6 +799,9 @@ def plot_roofline(
         raise ValueError(f"imax must be > imin ({imin:g}); got {imax:g}")
     grid = np.geomspace(imin, imax, 64)
     ax.loglog(grid, F.roofline(grid, peak, bandwidth) / 1e9, color="k", lw=2, label="roofline")
+    for i, (name, bw) in enumerate(sorted(cache_roofs.items(), key=lambda kv: -kv[1])):
+        ax.loglog(grid, F.roofline(grid, peak, bw) / 1e9, color=str(0.35 + 0.2 * i), lw=1.2, ls="--",
+                  label=f"{name} roof, {bw / 1e9:.3g} GB/s")
     ax.axvline(ridge, color="0.6", ls=":", lw=1)
     ax.annotate(
         f"ridge {ridge:.3g} FLOP/B",

@@ -94,8 +94,13 @@ def efficiency_parallel(n, p):
     p : float or array, >= 1
         Number of parallel processing units.
 
-    This is the formula as the article prints it. It *falls* as the task grows, which is
-    the opposite of measured weak scaling; see chapter 4.
+    This is the formula as the article prints it, and it points the wrong way in both of
+    its variables. At a fixed ``p`` it *falls* as the task grows; on a real machine a larger
+    task has a smaller serial share :math:`f`, so the efficiency :func:`amdahl_efficiency`
+    ``(f, p)`` *rises* towards 1. At a fixed ``n`` it *rises* with ``p``; Amdahl's law makes
+    a fixed-size task's efficiency *fall* (strong scaling). Neither is weak scaling, where
+    the task grows with ``p`` and the efficiency under Gustafson's law,
+    :func:`gustafson_efficiency`, stays flat or falls slowly. See chapter 4.
     """
     n = check("n", n, 0, lo_open=True)
     p = check("p", p, 1)
@@ -111,6 +116,10 @@ def efficiency_distributed(n, d):
         Task size.
     d : float or array, >= 1
         Number of distributed nodes.
+
+    This is :func:`efficiency_parallel` with the letter ``d`` for ``p``: the same function,
+    with no term for what sets distributed computing apart, the messages between nodes
+    (:func:`alpha_beta_time`, :func:`ring_allreduce_time`).
     """
     n = check("n", n, 0, lo_open=True)
     d = check("d", d, 1)
@@ -142,8 +151,9 @@ def efficiency_algorithm(C_a, C_0):
     C_0 : float or array, > 0
         Complexity of the original algorithm.
 
-    Note that :math:`E_a < 1/2` whenever the "optimized" algorithm is no cheaper than the
-    original, and :math:`E_a \to 1` only as :math:`C_a/C_0 \to 0`.
+    Note that :math:`E_a \le 1/2` whenever the "optimized" algorithm is no cheaper than the
+    original (:math:`C_a \ge C_0`, with :math:`E_a = 1/2` exactly when the two cost the same),
+    and :math:`E_a \to 1` only as :math:`C_a/C_0 \to 0`.
     """
     C_a = check("C_a", C_a, 0, lo_open=True)
     C_0 = check("C_0", C_0, 0, lo_open=True)
@@ -771,8 +781,11 @@ def transformer_flops_per_token(n_params, n_layer=0, n_head=0, head_dim=0, seq_l
 
     .. math:: C = 6N + 12\,L\,H\,Q\,T
 
-    :math:`6N`: each of the :math:`N` (non-embedding) parameters takes part in one
-    multiply-add (2 FLOPs) in the forward pass and two in the backward pass. The second term
+    :math:`6N`: each of the :math:`N` parameters takes part in one multiply-add (2 FLOPs) in
+    the forward pass and two in the backward pass. :math:`N` is counted as nanoGPT counts it
+    (:func:`gpt_param_count` with ``non_embedding=True``): the token embedding stays in, since
+    it is tied to the output layer and so does a multiply-add per token there; only the
+    position embeddings, a table lookup with no multiply-add, are left out. The second term
     is attention's own matrix products (scores and weighted sum): :math:`L` layers, :math:`H`
     heads of dimension :math:`Q`, context length :math:`T`. Leave the last four at 0 for the 6N rule.
 

@@ -1,33 +1,47 @@
-r"""What the reader's machine offers: usable cores, caches, memory, BLAS, measured peaks.
+r"""What the reader's machine offers: usable cores, caches, memory, BLAS, and its roofs.
 
 Everything here says ``None`` ("unknown") rather than guessing when the operating system
 does not tell. Demo sizes in every chapter come from :func:`usable_cores` and
 :func:`safe_size`, never from constants tuned to one laptop, so a notebook fits a 1-CPU,
 2 GiB Binder container as well as a workstation.
 
-Two numbers are *measured* rather than read: the floating-point throughput of a large
-matrix product (:func:`measure_peak_flops`) and the memory bandwidth of a streaming kernel
-(:func:`measure_bandwidth`). Each is the best of a few repeats, bounded in time, so that
-:func:`profile` takes a few seconds at most. Their ratio is the machine balance
-:math:`P/\beta` in FLOP per byte, the ridge point of chapter 4's roofline.
+**The roofs.** Two rates are *measured* rather than read, and the course has one
+definition of each (:class:`Roofs`, returned by :func:`roofs`):
+
+* the **peak** :math:`P`, the floating-point throughput of large matrix products in
+  NumPy's BLAS (best of several timed repeats after a warm-up, in two rounds), in float64
+  and float32, on all usable cores and on one core;
+* the **memory bandwidth** :math:`\beta`, the best of three streaming kernels (dot, copy
+  and triad) on arrays far larger than the caches, on all usable cores and on one core.
+
+They are measured once per Python session, on first use (5 to 10 seconds), and every
+chapter and benchmark reuses them: :func:`measure_peak_flops` and
+:func:`measure_bandwidth` called without a size, :func:`profile`, and :func:`fraction_of_roof`
+all return or use the same numbers; ``refresh=True`` measures them again. A kernel whose data
+stay in a cache is placed under the cache-level roof :func:`cache_bandwidth` instead. Their
+ratio :math:`P/\beta` is the machine balance in FLOP per byte, the ridge point of chapter 4's
+roofline. No kernel can run above the roof it is placed under; a measured fraction above
+:data:`ROOF_TOLERANCE` (1.05: measurement noise allows 5 %) is refused with
+:class:`AboveRoofError` (:func:`check_under_roof`).
 
 Bytes are counted as the STREAM benchmark counts them: every array element a kernel reads
 once and every element it writes once (dot: 2 x 8 bytes per float64 element, copy: 2 x 8,
 triad: 3 x 8). Caches that first read a line before writing it ("write allocate") move more
 than that, so the figures are the bandwidth a program *sees*, not the electrical peak of the
-memory bus. The memory roof of the roofline model is the best of the three kernels
-(``measure_bandwidth()``, ``MachineProfile.bandwidth``): one definition everywhere.
+memory bus.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +58,14 @@ __all__ = [
     "blas_info",
     "measure_peak_flops",
     "measure_bandwidth",
+    "ROOF_TOLERANCE",
+    "ROOFS_ENV",
+    "AboveRoofError",
+    "check_under_roof",
+    "Roofs",
+    "roofs",
+    "fraction_of_roof",
+    "cache_bandwidth",
     "time_bound",
     "safe_size",
     "MachineProfile",
@@ -394,14 +416,16 @@ def blas_info() -> dict[str, object]:
 
 
 # ---------------------------------------------------------------------------------------
-# Measured peaks
+# Measured peaks, and the roofs: one definition of each, measured once per session
 # ---------------------------------------------------------------------------------------
 
 
-def _best_time(run: Callable[[], None], repeat: int, max_time: float) -> float:
-    """Best time of ``repeat`` calls of ``run`` after one untimed warm-up call; stops early
-    once the timed calls have taken ``max_time`` seconds (at least one is always timed)."""
-    run()
+def _best_time(run: Callable[[], None], repeat: int, max_time: float, warmup: bool = True) -> float:
+    """Best time of ``repeat`` calls of ``run``, after one untimed warm-up call (unless
+    ``warmup`` is False); stops early once the timed calls have taken ``max_time`` seconds
+    (at least one is always timed)."""
+    if warmup:
+        run()
     best, spent = math.inf, 0.0
     for _ in range(repeat):
         t0 = _clock()
@@ -437,59 +461,148 @@ class _Threads:
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
+#: How far above the roof it is placed under a measured kernel may be *reported*: 5 %. A
+#: roof is the best of a few timed repeats of one benchmark, and two measurements of the same
+#: thing on the same machine differ by a few percent (clock boost, the placement of pages,
+#: other programs): a kernel timed in a quieter moment than its roof can come out slightly
+#: above it. Beyond 5 % the cause is not noise but an error: a wrong FLOP or byte count, a
+#: kernel served from a cache placed under the memory roof, or a roof measured while the
+#: machine was busy. :func:`check_under_roof` then raises :class:`AboveRoofError`.
+ROOF_TOLERANCE = 1.05
+
+
+class AboveRoofError(RuntimeError):
+    """A kernel was measured above the roof it was placed under, beyond :data:`ROOF_TOLERANCE`."""
+
+
+def check_under_roof(fraction: float, what: str = "a kernel", roof: str = "its roof") -> float:
+    """Return ``fraction`` (a kernel's share of the roof it is placed under) if it is
+    possible, that is at most :data:`ROOF_TOLERANCE`; raise :class:`AboveRoofError` otherwise.
+
+    No kernel can run faster than its roof, so a fraction above 1 is a measurement or a
+    counting error, not a result; up to 5 % above 1 is allowed as measurement noise (see
+    :data:`ROOF_TOLERANCE`). ``what`` and ``roof`` name the kernel and the roof in the message.
+
+    >>> check_under_roof(0.8)
+    0.8
+    """
+    fraction = check("fraction", fraction, 0)
+    if fraction > ROOF_TOLERANCE:
+        raise AboveRoofError(
+            f"{what} was measured at {fraction:.0%} of {roof}, more than the "
+            f"{ROOF_TOLERANCE:.0%} that measurement noise can explain: the roof was measured "
+            "while the machine was busy (measure it again with refresh=True), or the kernel's "
+            "FLOP or byte count is wrong, or its data came from a cache"
+        )
+    return fraction
+
+
+def _roof_matrix_size(threads: int, dtype: str = "float64") -> int:
+    """Side of the matrices of the peak measurement: 2048, or 4096 with 8 or more threads.
+
+    Large enough for BLAS to reach its peak (a product of 2048 x 2048 matrices does 17
+    GFLOP, about 0.1 to 1 s on one core); halved while the three matrices would take more
+    than a tenth of the available memory (96 MiB in float64 at 2048: a Binder container's
+    2 GiB is enough).
+    """
+    n = 4096 if threads >= 8 else 2048
+    avail = available_memory() or 2 * 1024**3
+    itemsize = np.dtype(_DTYPES[dtype]).itemsize
+    while n > 512 and 3 * itemsize * n * n > 0.1 * avail:
+        n //= 2
+    return n
+
+
+def _matrices(n: int, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
+    b = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
+    return a, b, np.empty((n, n), dtype=_DTYPES[dtype])
+
+
+def _matmul_rate(
+    mats: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threads: int | None,
+    repeat: int,
+    max_time: float,
+    warmup: bool = True,
+) -> float:
+    """FLOP/s of the best of ``repeat`` products ``a @ b`` into ``c`` on ``threads`` BLAS
+    threads; the product is checked, so a broken BLAS cannot report a fast wrong answer."""
+    a, b, c = mats
+    n = a.shape[0]
+    with _Threads(threads):
+        best = _best_time(lambda: np.matmul(a, b, out=c), repeat, max_time, warmup)
+    i = n // 3
+    expected = float(np.dot(a[i].astype(np.float64), b[:, i].astype(np.float64)))
+    if not math.isclose(float(c[i, i]), expected, rel_tol=1e-3, abs_tol=1e-2 * math.sqrt(n)):
+        raise RuntimeError(f"matrix product gave a wrong result: {c[i, i]} != {expected}")
+    return 2.0 * n**3 / best
+
+
+def _is_roof(threads: int | None) -> bool:
+    """Whether ``threads`` names one of the roofs: all usable cores (None) or one core."""
+    return threads is None or threads == 1 or threads == usable_cores()
+
 
 def measure_peak_flops(
     n: int | None = None,
-    repeat: int = 5,
+    repeat: int | None = None,
     *,
     dtype: str = "float64",
     threads: int | None = None,
-    max_time: float = 1.0,
+    max_time: float | None = None,
+    refresh: bool = False,
 ) -> float:
-    r"""Floating-point throughput in FLOP/s: the best of ``repeat`` ``n x n`` matrix products.
+    r"""Floating-point throughput in FLOP/s: the best of several ``n x n`` matrix products.
 
     A product of two :math:`n \times n` matrices takes :math:`2n^3` floating-point
     operations (a multiply and an add for each of :math:`n` terms of :math:`n^2` entries).
     It runs in the BLAS that NumPy was built with, which is about as close to the
     hardware's peak as Python code gets: it is the practical peak, not the datasheet's.
 
+    **Without** ``n`` **this is the roof** (the course's one definition of the peak, see
+    :func:`roofs`): the session's measurement for ``dtype`` on all usable cores
+    (``threads=None``, or ``threads=usable_cores()``) or on one core (``threads=1``),
+    measured on first use and then reused; ``refresh=True`` measures it again. ``repeat``
+    and ``max_time`` do not change a roof (it is measured one way only), but are checked.
+
+    **With** ``n``, or with another thread count, it is a measurement of its own, made now
+    and not cached: for sweeps over sizes and threads.
+
     Parameters
     ----------
     n : int in [16, 8192], or None
-        Matrix size; None picks 1024, or 2048 with 8 or more usable cores (so that many
-        threads have enough work).
-    repeat : int in [1, 100]
-        Timed repeats after one warm-up; the best counts.
+        Matrix size; None gives the roof (for another thread count: the roof's size, 2048,
+        or 4096 with 8 or more threads).
+    repeat : int in [1, 100], or None
+        Timed repeats after one warm-up; the best counts (None: 5).
     dtype : "float64" or "float32"
         Precision. float32 is usually about twice as fast: a vector register holds twice
         as many of them.
     threads : int in [1, 1024], or None
-        BLAS threads for the measurement (threadpoolctl); None leaves BLAS as it is, which
-        is what every other NumPy call in the process gets.
-    max_time : float in (0, 60]
-        Stop repeating once the timed repeats have taken this many seconds.
+        BLAS threads for the measurement (threadpoolctl); None means :func:`usable_cores`.
+    max_time : float in (0, 60], or None
+        Stop repeating once the timed repeats have taken this many seconds (None: 1 s).
+    refresh : bool
+        Measure the roof again instead of reusing the session's (only without ``n``).
     """
-    if n is None:
-        n = 2048 if usable_cores() >= 8 else 1024
-    n = check_int("n", n, 16, 8192)
-    repeat = check_int("repeat", repeat, 1, 100)
+    if n is not None:
+        n = check_int("n", n, 16, 8192)
+    if repeat is not None:
+        repeat = check_int("repeat", repeat, 1, 100)
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
     if threads is not None:
         threads = check_int("threads", threads, 1, 1024)
-    max_time = check("max_time", max_time, 0, 60, lo_open=True)
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
-    b = rng.standard_normal((n, n)).astype(_DTYPES[dtype])
-    c = np.empty((n, n), dtype=_DTYPES[dtype])
-    with _Threads(threads):
-        best = _best_time(lambda: np.matmul(a, b, out=c), repeat, max_time)
-    # The product is checked, so a broken BLAS cannot report a fast wrong answer.
-    i = n // 3
-    expected = float(np.dot(a[i].astype(np.float64), b[:, i].astype(np.float64)))
-    if not math.isclose(float(c[i, i]), expected, rel_tol=1e-3, abs_tol=1e-2 * math.sqrt(n)):
-        raise RuntimeError(f"matrix product gave a wrong result: {c[i, i]} != {expected}")
-    return 2.0 * n**3 / best
+    if max_time is not None:
+        max_time = check("max_time", max_time, 0, 60, lo_open=True)
+    if n is None and _is_roof(threads):
+        return roofs(refresh=refresh).peak(dtype, threads=threads)
+    threads = usable_cores() if threads is None else threads
+    if n is None:
+        n = _roof_matrix_size(threads, dtype)
+    return _matmul_rate(_matrices(n, dtype), threads, repeat or 5, max_time or 1.0)
 
 
 _KERNELS = {"dot": 2, "copy": 2, "triad": 3}  # arrays each kernel streams through memory once
@@ -503,13 +616,14 @@ def _split(n: int, parts: int, align: int) -> list[tuple[int, int]]:
 
 def measure_bandwidth(
     nbytes: int | None = None,
-    repeat: int = 10,
+    repeat: int | None = None,
     *,
     kernel: str = "best",
     threads: int | None = None,
-    max_time: float = 1.0,
+    max_time: float | None = None,
+    refresh: bool = False,
 ) -> float:
-    r"""Memory bandwidth in bytes/s: the best of ``repeat`` runs of a streaming kernel.
+    r"""Memory bandwidth in bytes/s: the best of several runs of a streaming kernel.
 
     Kernels (``copy`` and ``triad`` are the STREAM benchmark's):
 
@@ -524,69 +638,109 @@ def measure_bandwidth(
       temporary and stream five arrays, so the triad here is computed block by block with
       a temporary small enough to stay in cache, and really moves three arrays.
     * ``"best"`` (the default): the highest of the three, measured one after the other. This
-      is the memory roof of the roofline model, ``MachineProfile.bandwidth``: the most a
-      program was seen to get, so that no kernel can sit above it for want of a better
-      benchmark. The three differ because the bytes counted are the bytes a program asks
-      for: a store to a cache line that is not in cache makes most processors read the line
-      first (write-allocate), so ``copy`` and ``triad`` move more than they count, while
-      ``read`` moves exactly what it counts.
+      is the memory roof of the roofline model (:attr:`Roofs.bandwidth`,
+      ``MachineProfile.bandwidth``): the most a program was seen to get, so that no kernel
+      can sit above it for want of a better benchmark. The three differ because the bytes
+      counted are the bytes a program asks for: a store to a cache line that is not in
+      cache makes most processors read the line first (write-allocate), so ``copy`` and
+      ``triad`` move more than they count, while ``dot`` moves exactly what it counts.
 
     The arrays are split into ``threads`` contiguous parts streamed at once by that many
     threads (NumPy releases the GIL in these loops): one core alone usually cannot keep a
     memory system busy.
 
+    **Without** ``nbytes`` **this is the roof** (see :func:`roofs`): the session's memory
+    bandwidth on all usable cores (``threads=None`` or ``usable_cores()``) or on one core
+    (``threads=1``), for the best kernel or for the one named, measured on first use and
+    then reused; ``refresh=True`` measures it again. ``repeat`` and ``max_time`` do not
+    change a roof, but are checked. **With** ``nbytes``, or with another thread count, it is
+    a measurement of its own, made now and not cached.
+
     Parameters
     ----------
     nbytes : int >= 1024, or None
-        Bytes of *each* array. None picks 64 MiB, or more if that is needed for all the
-        arrays together to be four times the largest cache the OS reports; at most 128 MiB,
-        and at most a tenth of the available memory for all the arrays together.
-    repeat : int in [1, 100]
-        Timed repeats after one warm-up (which also touches every page); the best counts.
+        Bytes of *each* array. None gives the roof (for another thread count: 64 MiB, or
+        more if that is needed for all the arrays together to be four times the largest
+        cache the OS reports; at most 128 MiB, and at most a tenth of the available memory
+        for all the arrays together).
+    repeat : int in [1, 100], or None
+        Timed repeats after one warm-up (which also touches every page); the best counts
+        (None: 10).
     kernel : "best", "dot", "copy" or "triad"
     threads : int in [1, 1024], or None
         Threads streaming at once; None means :func:`usable_cores`.
-    max_time : float in (0, 60]
-        Stop repeating once the timed repeats have taken this many seconds.
+    max_time : float in (0, 60], or None
+        Stop repeating once the timed repeats have taken this many seconds (None: 1 s).
+    refresh : bool
+        Measure the roof again instead of reusing the session's (only without ``nbytes``).
+    """
+    if kernel != "best" and kernel not in _KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(['best', *_KERNELS])}; got {kernel!r}")
+    if nbytes is not None:
+        nbytes = check_int("nbytes", nbytes, 1024)
+    if repeat is not None:
+        repeat = check_int("repeat", repeat, 1, 100)
+    if threads is not None:
+        threads = check_int("threads", threads, 1, 1024)
+    if max_time is not None:
+        max_time = check("max_time", max_time, 0, 60, lo_open=True)
+    if nbytes is None and _is_roof(threads):
+        return roofs(refresh=refresh).memory(threads=threads, kernel=kernel)
+    threads = usable_cores() if threads is None else threads
+    return _measure_bandwidth(nbytes, repeat or 10, kernel, threads, max_time or 1.0)
+
+
+def _default_nbytes(arrays: int) -> int:
+    target = max(64 * 1024**2, 4 * max(cache_sizes().values(), default=0) // arrays)
+    return min(target, 128 * 1024**2, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
+
+
+def _measure_bandwidth(
+    nbytes: int | None, repeat: int, kernel: str, threads: int, max_time: float
+) -> float:
+    """One bandwidth measurement (see :func:`measure_bandwidth`), not cached.
+
+    Each timed run streams at least 64 MiB: a kernel on arrays small enough to stay in a
+    cache (:func:`cache_bandwidth`) runs several times in a row, in every thread, so that
+    starting the threads and reading the clock cost a negligible share of the time.
     """
     if kernel == "best":
-        return max(
-            measure_bandwidth(nbytes, repeat, kernel=k, threads=threads, max_time=max_time / 3)
-            for k in _KERNELS
-        )
-    if kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {sorted(['best', *_KERNELS])}; got {kernel!r}")
+        return max(_measure_bandwidth(nbytes, repeat, k, threads, max_time / 3) for k in _KERNELS)
     arrays = _KERNELS[kernel]
     if nbytes is None:
-        target = max(64 * 1024**2, 4 * max(cache_sizes().values(), default=0) // arrays)
-        nbytes = min(target, 128 * 1024**2, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
+        nbytes = _default_nbytes(arrays)
     nbytes = check_int("nbytes", nbytes, 1024)
-    repeat = check_int("repeat", repeat, 1, 100)
-    threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
-    max_time = check("max_time", max_time, 0, 60, lo_open=True)
     n = nbytes // 8
+    passes = max(1, -(-64 * 1024**2 // (arrays * n * 8)))  # ceil: at least 64 MiB per run
     src = np.full(n, 1.0)
     other = np.full(n, 2.0) if kernel in ("triad", "dot") else None
     if kernel == "dot":  # one call on the whole arrays, threaded by BLAS
         results = []
+
+        def dot() -> None:
+            for _ in range(passes):
+                results.append(float(src @ other))
+
         with _Threads(threads):
-            best = _best_time(lambda: results.append(float(src @ other)), repeat, max_time)
+            best = _best_time(dot, repeat, max_time)
         if results[-1] != 2.0 * n:  # exact in float64 up to 2**52 elements
             raise RuntimeError("dot kernel gave a wrong result")
-        return arrays * n * 8 / best
+        return passes * arrays * n * 8 / best
     dst = np.zeros(n)
     ranges = _split(n, min(threads, max(1, n // _TRIAD_BLOCK)), _TRIAD_BLOCK)
 
     def copy(lo: int, hi: int) -> None:
-        np.copyto(dst[lo:hi], src[lo:hi])
+        for _ in range(passes):
+            np.copyto(dst[lo:hi], src[lo:hi])
 
     def triad(lo: int, hi: int) -> None:
         tmp = np.empty(min(_TRIAD_BLOCK, hi - lo))
-        for start in range(lo, hi, _TRIAD_BLOCK):
-            stop = min(start + _TRIAD_BLOCK, hi)
-            t = tmp[: stop - start]
-            np.multiply(other[start:stop], _TRIAD_SCALAR, out=t)
-            np.add(src[start:stop], t, out=dst[start:stop])
+        for _ in range(passes):
+            for start in range(lo, hi, _TRIAD_BLOCK):
+                stop = min(start + _TRIAD_BLOCK, hi)
+                t = tmp[: stop - start]
+                np.multiply(other[start:stop], _TRIAD_SCALAR, out=t)
+                np.add(src[start:stop], t, out=dst[start:stop])
 
     work = copy if kernel == "copy" else triad
     if len(ranges) == 1:
@@ -605,7 +759,287 @@ def measure_bandwidth(
     step = max(1, n // 4096)
     if not (np.all(dst[::step] == expected) and dst[-1] == expected):
         raise RuntimeError(f"{kernel} kernel gave a wrong result")
-    return arrays * n * 8 / best
+    return passes * arrays * n * 8 / best
+
+
+# ---------------------------------------------------------------------------------------
+# The roofs
+# ---------------------------------------------------------------------------------------
+
+#: Environment variable naming a JSON file of roofs (:meth:`Roofs.as_dict`) for this
+#: machine. ``benchmarks/run_all.py`` measures the roofs once and sets it, so that every
+#: benchmark script, each a process of its own, places its kernels under the same roofs.
+ROOFS_ENV = "COMPUTING_CHANGE_ROOFS"
+
+
+@dataclass(frozen=True)
+class Roofs:
+    r"""The machine's roofs, the course's one definition of each (rates in FLOP/s, bytes/s).
+
+    * **Peak** :math:`P`: the best of several timed products of two large square matrices
+      (``n x n``, ``n = matrix_n``, 2048 or 4096; :math:`2n^3` FLOPs each) in NumPy's BLAS,
+      after a warm-up, in two rounds a few seconds apart, in float64 and float32, on all
+      usable cores (``peak_flops``, ``peak_flops_float32``) and on one core
+      (``peak_flops_1core``, ``peak_flops_float32_1core``). A peak is a maximum, so the best
+      repeat counts: other programs can only slow a repeat down.
+    * **Memory bandwidth** :math:`\beta`: the best of the dot, copy and triad kernels of
+      :func:`measure_bandwidth` on arrays far larger than the caches, on all usable cores
+      (``bandwidth``) and on one core (``bandwidth_1core``); the kernels' own figures too.
+
+    What uses all cores is never below what uses one (a program may leave cores idle), so
+    each all-core roof is at least its one-core roof. A kernel is placed under the roof of
+    what it uses: a kernel on one thread under the one-core roofs, anything else under the
+    all-core roofs, and a kernel whose data stay in a cache under :func:`cache_bandwidth`.
+    :meth:`fraction` places one and refuses an impossible result (:data:`ROOF_TOLERANCE`).
+    """
+
+    cores: int
+    peak_flops: float
+    peak_flops_1core: float
+    peak_flops_float32: float
+    peak_flops_float32_1core: float
+    bandwidth: float
+    bandwidth_1core: float
+    bandwidth_dot: float
+    bandwidth_copy: float
+    bandwidth_triad: float
+    bandwidth_dot_1core: float
+    bandwidth_copy_1core: float
+    bandwidth_triad_1core: float
+    matrix_n: int
+    seconds: float
+    source: str = "measured"
+
+    def __post_init__(self):
+        check_int("cores", self.cores, 1)
+        for name in (
+            "peak_flops peak_flops_1core peak_flops_float32 peak_flops_float32_1core bandwidth "
+            "bandwidth_1core bandwidth_dot bandwidth_copy bandwidth_triad bandwidth_dot_1core "
+            "bandwidth_copy_1core bandwidth_triad_1core"
+        ).split():
+            check(name, getattr(self, name), 0, lo_open=True)
+        check_int("matrix_n", self.matrix_n, 1)
+        check("seconds", self.seconds, 0)
+
+    @staticmethod
+    def _one_core(threads: int | None) -> bool:
+        if threads is None:
+            return False
+        return check_int("threads", threads, 1) == 1
+
+    def peak(self, dtype: str = "float64", threads: int | None = None) -> float:
+        """The peak roof in FLOP/s for ``dtype``: one core's for ``threads=1``, otherwise
+        (None, or any other thread count) all usable cores'."""
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
+        one = self._one_core(threads)
+        if dtype == "float64":
+            return self.peak_flops_1core if one else self.peak_flops
+        return self.peak_flops_float32_1core if one else self.peak_flops_float32
+
+    def memory(self, threads: int | None = None, kernel: str = "best") -> float:
+        """The memory roof in bytes/s (``kernel="best"``), or one kernel's figure: one
+        core's for ``threads=1``, otherwise all usable cores'."""
+        one = self._one_core(threads)
+        if kernel == "best":
+            return self.bandwidth_1core if one else self.bandwidth
+        if kernel not in _KERNELS:
+            raise ValueError(f"kernel must be one of {sorted(['best', *_KERNELS])}; got {kernel!r}")
+        return getattr(self, f"bandwidth_{kernel}" + ("_1core" if one else ""))
+
+    def balance(self, dtype: str = "float64", threads: int | None = None) -> float:
+        """The machine balance (ridge point) :math:`P/\\beta` in FLOP per byte."""
+        return self.peak(dtype, threads) / self.memory(threads)
+
+    def bound(self, intensity: float | None = None, *, dtype: str = "float64", threads: int | None = None):
+        """The roofline bound :math:`\\min(P, \\beta I)` in FLOP/s at ``intensity`` FLOP/byte
+        (a number or an array), or the peak alone for ``intensity=None`` (a kernel whose
+        bytes are not counted is placed under the compute roof only)."""
+        peak = self.peak(dtype, threads)
+        if intensity is None:
+            return peak
+        intensity = check("intensity", intensity, 0, lo_open=True)
+        result = np.minimum(peak, self.memory(threads) * np.asarray(intensity))
+        return float(result) if np.ndim(result) == 0 else result
+
+    def roof_name(self, threads: int | None = None, dtype: str = "float64") -> str:
+        """Words for the roof a kernel is placed under, for messages and tables."""
+        where = "one core" if self._one_core(threads) else f"all {self.cores} usable core(s)"
+        return f"the {dtype} roofline of {where}"
+
+    def fraction(
+        self,
+        performance: float,
+        intensity: float | None = None,
+        *,
+        dtype: str = "float64",
+        threads: int | None = None,
+        what: str = "a kernel",
+    ) -> float:
+        """Place a kernel: its ``performance`` (FLOP/s) as a fraction of :meth:`bound`.
+
+        Raises :class:`AboveRoofError` above :data:`ROOF_TOLERANCE` (see
+        :func:`check_under_roof`); ``what`` names the kernel in the message.
+        """
+        performance = check("performance", performance, 0)
+        fraction = performance / self.bound(intensity, dtype=dtype, threads=threads)
+        return check_under_roof(fraction, what, self.roof_name(threads, dtype))
+
+    def as_dict(self) -> dict:
+        """All fields, plus the float64 machine balance of all cores and of one, for JSON."""
+        d = asdict(self)
+        d["balance"] = self.balance()
+        d["balance_1core"] = self.balance(threads=1)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Roofs:
+        """The roofs :meth:`as_dict` wrote (other keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(name, value) rows with units, for a table."""
+        c = f"{self.cores} core{'s' if self.cores != 1 else ''}"
+        return [
+            (f"Peak, float64 (all {c})", _rate_text(self.peak_flops, "FLOP/s")),
+            ("Peak, float64 (1 core)", _rate_text(self.peak_flops_1core, "FLOP/s")),
+            (f"Peak, float32 (all {c})", _rate_text(self.peak_flops_float32, "FLOP/s")),
+            ("Peak, float32 (1 core)", _rate_text(self.peak_flops_float32_1core, "FLOP/s")),
+            (f"Memory bandwidth, best of dot, copy, triad (all {c})", _rate_text(self.bandwidth, "B/s")),
+            ("Memory bandwidth, best of dot, copy, triad (1 core)", _rate_text(self.bandwidth_1core, "B/s")),
+        ]
+
+
+_ROOFS: Roofs | None = None
+_ROOFS_LOCK = threading.Lock()
+
+
+def _roofs_from_env() -> Roofs | None:
+    """The roofs in the file :data:`ROOFS_ENV` names, if it names one written on a machine
+    with as many usable cores as this one; None otherwise (they are measured instead)."""
+    path = os.environ.get(ROOFS_ENV)
+    if not path:
+        return None
+    try:
+        found = Roofs.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if found.cores != usable_cores():
+        return None
+    return replace(found, source=f"file {path}")
+
+
+def _measure_roofs() -> Roofs:
+    """Measure every roof (about 5-10 s): see :class:`Roofs` for the definition."""
+    start = time.perf_counter()
+    cores = usable_cores()
+    teams = [cores, 1] if cores > 1 else [1]
+    peaks: dict[tuple[str, int], float] = {}
+    sizes = {}
+    for threads in teams:
+        mats = {dt: _matrices(_roof_matrix_size(threads, dt), dt) for dt in _DTYPES}
+        sizes[threads] = mats["float64"][0].shape[0]
+        with _Threads(threads):
+            for rnd in range(2):  # two rounds: a busy moment of the machine rarely hits both
+                for dt in _DTYPES:
+                    rate = _matmul_rate(mats[dt], None, repeat=3, max_time=0.5, warmup=rnd == 0)
+                    peaks[dt, threads] = max(peaks.get((dt, threads), 0.0), rate)
+        del mats
+    kernels: dict[tuple[str, int], float] = {}
+    for threads in teams:
+        for k in _KERNELS:
+            kernels[k, threads] = _measure_bandwidth(None, 10, k, threads, 0.3)
+    for key in list(peaks):  # one core's roof is also within reach of all cores
+        peaks[key[0], cores] = max(peaks[key[0], cores], peaks[key[0], 1])
+    best = {t: max(kernels[k, t] for k in _KERNELS) for t in teams}
+    best[cores] = max(best[cores], best[1])
+    return Roofs(
+        cores=cores,
+        peak_flops=peaks["float64", cores],
+        peak_flops_1core=peaks["float64", 1],
+        peak_flops_float32=peaks["float32", cores],
+        peak_flops_float32_1core=peaks["float32", 1],
+        bandwidth=best[cores],
+        bandwidth_1core=best[1],
+        bandwidth_dot=kernels["dot", cores],
+        bandwidth_copy=kernels["copy", cores],
+        bandwidth_triad=kernels["triad", cores],
+        bandwidth_dot_1core=kernels["dot", 1],
+        bandwidth_copy_1core=kernels["copy", 1],
+        bandwidth_triad_1core=kernels["triad", 1],
+        matrix_n=sizes[cores],
+        seconds=time.perf_counter() - start,
+    )
+
+
+def roofs(refresh: bool = False) -> Roofs:
+    """The machine's roofs (:class:`Roofs`): measured on first use, then the same object
+    for the rest of the Python session, so that every chapter and benchmark places its
+    kernels under the same roofs. ``refresh=True`` measures them again (and keeps the new
+    ones). They are measured again by themselves only if the number of usable cores changed.
+
+    If the environment variable :data:`ROOFS_ENV` names a JSON file of roofs for a machine
+    with as many usable cores (``benchmarks/run_all.py`` writes one, so that every script of
+    a benchmark run shares one measurement), those are used instead of measuring.
+    """
+    global _ROOFS
+    with _ROOFS_LOCK:
+        current = _ROOFS
+        if refresh or current is None or current.cores != usable_cores():
+            current = (None if refresh else _roofs_from_env()) or _measure_roofs()
+            _ROOFS = current
+        return current
+
+
+def fraction_of_roof(
+    performance: float,
+    intensity: float | None = None,
+    *,
+    dtype: str = "float64",
+    threads: int | None = None,
+    what: str = "a kernel",
+) -> float:
+    """:meth:`Roofs.fraction` with the session's :func:`roofs`: a kernel's ``performance``
+    (FLOP/s) as a fraction of the roofline bound at ``intensity`` (FLOP/byte; None: the
+    peak alone), for ``dtype``, on one core (``threads=1``) or all. Raises
+    :class:`AboveRoofError` above :data:`ROOF_TOLERANCE`."""
+    return roofs().fraction(performance, intensity, dtype=dtype, threads=threads, what=what)
+
+
+_CACHE_ROOFS: dict[tuple[str, int], float] = {}
+
+
+def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: bool = False) -> float:
+    """The cache-level roof, in bytes/s: the memory roof's definition (the best of the dot,
+    copy and triad kernels) on arrays that together fill half of the cache ``level``
+    (``"L2"`` or ``"L3"``), so that they stay in it.
+
+    A kernel whose data stay in that cache is placed under this roof, not under the memory
+    roof (:attr:`Roofs.bandwidth`), which it can beat. Measured on first use and reused for
+    the session (``refresh=True`` measures again); ``threads=1`` for one core, None for all
+    usable cores (each core's share of the arrays then fills half of its own L2; an L3 is
+    shared). There is no L1 roof: an L1 cache is so small that the fixed cost of a NumPy
+    call, not the cache, would set the figure. Raises ``ValueError`` for another level or
+    when the OS does not report the level's size (see :func:`cache_sizes`).
+    """
+    if level not in ("L2", "L3"):
+        raise ValueError(f"level must be 'L2' or 'L3'; got {level!r}")
+    size = cache_sizes().get(level)
+    if size is None:
+        known = ", ".join(sorted(cache_sizes())) or "none"
+        raise ValueError(f"level must be a cache the OS reports here ({known}); got {level!r}")
+    threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
+    key = (level, threads)
+    if refresh or key not in _CACHE_ROOFS:
+        share = size * (threads if level == "L2" else 1) // 2
+        rates = []
+        for k, arrays in _KERNELS.items():
+            nbytes = max(1024, share // arrays // 4096 * 4096)
+            nbytes = min(nbytes, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
+            rates.append(_measure_bandwidth(nbytes, 20, k, threads, 0.2))
+        _CACHE_ROOFS[key] = max(rates)
+    return _CACHE_ROOFS[key]
 
 
 def time_bound(flops: float, nbytes: float, *, peak_flops: float, bandwidth: float) -> float:
@@ -650,10 +1084,14 @@ def _rate_text(value: float | None, unit: str) -> str:
 class MachineProfile:
     """A snapshot of the machine; ``None`` means the OS did not say (or it was not measured).
 
-    Rates are in SI units: FLOP/s and bytes/s. ``peak_flops`` is float64 with BLAS's current
-    thread count; ``bandwidth`` is the best of the dot, copy and triad kernels, on
-    ``usable_cores`` threads (what ``measure_bandwidth()`` measures: the roofline's memory
-    roof).
+    Rates are in SI units: FLOP/s and bytes/s, and they are the session's :func:`roofs`
+    (one definition everywhere): ``peak_flops`` is the float64 peak on all usable cores,
+    ``peak_flops_1thread`` on one core, ``peak_flops_float32`` and
+    ``peak_flops_float32_1thread`` the same in float32; ``bandwidth`` is the memory roof,
+    the best of the dot, copy and triad kernels on all usable cores (what
+    ``measure_bandwidth()`` returns), ``bandwidth_1thread`` on one core, and
+    ``bandwidth_dot``, ``bandwidth_copy``, ``bandwidth_triad`` the three kernels on all
+    cores. ``measure_seconds`` is how long measuring the roofs took (once per session).
     """
 
     system: str
@@ -676,6 +1114,8 @@ class MachineProfile:
     bandwidth_dot: float | None = None
     measure_seconds: float | None = None
     affinity_cpus: int | None = field(default=None)
+    peak_flops_float32_1thread: float | None = None
+    bandwidth_1thread: float | None = None
 
     def as_dict(self) -> dict:
         """All fields, plus the machine balance, as plain Python values (for JSON)."""
@@ -693,14 +1133,22 @@ class MachineProfile:
             return None
         return self.peak_flops / self.bandwidth
 
-    def time_bound(self, flops: float, nbytes: float, *, dtype: str = "float64") -> float:
-        """:func:`time_bound` with this machine's measured peak (``dtype``) and bandwidth."""
+    def time_bound(
+        self, flops: float, nbytes: float, *, dtype: str = "float64", threads: int | None = None
+    ) -> float:
+        """:func:`time_bound` with this machine's roofs: the ``dtype`` peak and the memory
+        bandwidth of all usable cores, or of one core with ``threads=1``."""
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
-        peak = self.peak_flops if dtype == "float64" else self.peak_flops_float32
-        if peak is None or self.bandwidth is None:
+        one = threads is not None and check_int("threads", threads, 1) == 1
+        if dtype == "float64":
+            peak = self.peak_flops_1thread if one else self.peak_flops
+        else:
+            peak = self.peak_flops_float32_1thread if one else self.peak_flops_float32
+        bandwidth = self.bandwidth_1thread if one else self.bandwidth
+        if peak is None or bandwidth is None:
             raise ValueError("this profile has no measured peaks: use profile(measure=True)")
-        return time_bound(flops, nbytes, peak_flops=peak, bandwidth=self.bandwidth)
+        return time_bound(flops, nbytes, peak_flops=peak, bandwidth=bandwidth)
 
     def rows(self) -> list[tuple[str, str]]:
         """(name, value) rows with units, for a table. Unknown values say "unknown"."""
@@ -727,13 +1175,16 @@ class MachineProfile:
             ("Available memory", _bytes_text(self.available_memory)),
             ("Caches (per cache)", caches),
             ("BLAS", lib),
-            ("Peak FLOP/s (float64 matmul)", _rate_text(self.peak_flops, "FLOP/s")),
-            ("Peak FLOP/s (float64, 1 thread)", _rate_text(self.peak_flops_1thread, "FLOP/s")),
-            ("Peak FLOP/s (float32 matmul)", _rate_text(self.peak_flops_float32, "FLOP/s")),
-            ("Memory bandwidth (dot)", _rate_text(self.bandwidth_dot, "B/s")),
-            ("Memory bandwidth (copy)", _rate_text(self.bandwidth_copy, "B/s")),
-            ("Memory bandwidth (triad)", _rate_text(self.bandwidth_triad, "B/s")),
-            ("Machine balance (float64)", "not measured" if balance is None else f"{balance:.3g} FLOP/byte"),
+            ("Peak FLOP/s (float64, all usable cores)", _rate_text(self.peak_flops, "FLOP/s")),
+            ("Peak FLOP/s (float64, 1 core)", _rate_text(self.peak_flops_1thread, "FLOP/s")),
+            ("Peak FLOP/s (float32, all usable cores)", _rate_text(self.peak_flops_float32, "FLOP/s")),
+            ("Peak FLOP/s (float32, 1 core)", _rate_text(self.peak_flops_float32_1thread, "FLOP/s")),
+            ("Memory bandwidth (dot, all usable cores)", _rate_text(self.bandwidth_dot, "B/s")),
+            ("Memory bandwidth (copy, all usable cores)", _rate_text(self.bandwidth_copy, "B/s")),
+            ("Memory bandwidth (triad, all usable cores)", _rate_text(self.bandwidth_triad, "B/s")),
+            ("Memory roof (best of the three, all usable cores)", _rate_text(self.bandwidth, "B/s")),
+            ("Memory roof (best of the three, 1 core)", _rate_text(self.bandwidth_1thread, "B/s")),
+            ("Machine balance (float64, all usable cores)", "not measured" if balance is None else f"{balance:.3g} FLOP/byte"),
         ]
 
     def markdown(self) -> str:
@@ -770,34 +1221,17 @@ def _affinity() -> int | None:
         return None
 
 
-def profile(measure: bool = True) -> MachineProfile:
-    """Profile this machine; with ``measure`` also time the peaks (a few seconds at most).
+def profile(measure: bool = True, refresh: bool = False) -> MachineProfile:
+    """Profile this machine; with ``measure`` also give its :func:`roofs`.
 
-    Measured: float64 FLOP/s with BLAS's threads and with one thread, float32 FLOP/s, and
-    the dot, copy and triad bandwidths on :func:`usable_cores` threads. Every measurement stops
-    after about a second, so a slow machine takes longer per repeat but not much longer in
-    all.
+    The roofs (float64 and float32 peaks and the memory bandwidth, on all usable cores and
+    on one core) are the session's: measured by the first call that needs them (5 to 10
+    seconds), then reused, so every chapter's profile shows the same numbers;
+    ``refresh=True`` measures them again. Without ``measure`` only what the OS says is read.
     """
     system, proc, py, npv = _static_profile()
     blas = blas_info()
-    measured: dict[str, float | None] = {}
-    seconds = None
-    if measure:
-        start = _clock()
-        cores = usable_cores()
-        measured["peak_flops"] = measure_peak_flops(max_time=0.5)
-        if (blas.get("threads") or 1) > 1:
-            measured["peak_flops_1thread"] = measure_peak_flops(threads=1, max_time=0.5)
-        else:  # BLAS already runs on one thread: the same measurement
-            measured["peak_flops_1thread"] = measured["peak_flops"]
-        measured["peak_flops_float32"] = measure_peak_flops(dtype="float32", max_time=0.5)
-        measured["bandwidth_copy"] = measure_bandwidth(kernel="copy", threads=cores, max_time=0.5)
-        measured["bandwidth_triad"] = measure_bandwidth(kernel="triad", threads=cores, max_time=0.5)
-        measured["bandwidth_dot"] = measure_bandwidth(kernel="dot", threads=cores, max_time=0.5)
-        measured["bandwidth"] = max(
-            measured["bandwidth_dot"], measured["bandwidth_copy"], measured["bandwidth_triad"]
-        )
-        seconds = _clock() - start
+    r = roofs(refresh=refresh) if measure else None
     return MachineProfile(
         system=system,
         processor=proc,
@@ -810,15 +1244,17 @@ def profile(measure: bool = True) -> MachineProfile:
         available_memory=available_memory(),
         caches=cache_sizes(),
         blas=blas,
-        peak_flops=measured.get("peak_flops"),
-        bandwidth=measured.get("bandwidth"),
-        peak_flops_1thread=measured.get("peak_flops_1thread"),
-        peak_flops_float32=measured.get("peak_flops_float32"),
-        bandwidth_copy=measured.get("bandwidth_copy"),
-        bandwidth_triad=measured.get("bandwidth_triad"),
-        bandwidth_dot=measured.get("bandwidth_dot"),
-        measure_seconds=seconds,
+        peak_flops=r and r.peak_flops,
+        bandwidth=r and r.bandwidth,
+        peak_flops_1thread=r and r.peak_flops_1core,
+        peak_flops_float32=r and r.peak_flops_float32,
+        bandwidth_copy=r and r.bandwidth_copy,
+        bandwidth_triad=r and r.bandwidth_triad,
+        bandwidth_dot=r and r.bandwidth_dot,
+        measure_seconds=r and r.seconds,
         affinity_cpus=_affinity(),
+        peak_flops_float32_1thread=r and r.peak_flops_float32_1core,
+        bandwidth_1thread=r and r.bandwidth_1core,
     )
 
 

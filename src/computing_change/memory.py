@@ -11,8 +11,10 @@ The chapter follows the article's three steps, and so does this module:
   that keeps a large base array alive (:func:`keep_slice`);
 * **cache optimization** (缓存优化): row against column traversal (:func:`sum_by_rows`,
   :func:`sum_by_columns`), a naive against a blocked transpose (:func:`transpose_naive`,
-  :func:`transpose_blocked`), and the memory hierarchy measured as the time per random
-  access against the working-set size (:func:`gather_time`, :func:`hierarchy_scan`).
+  :func:`transpose_blocked`), and the memory hierarchy measured against the working-set
+  size in two ways: the latency of one read that must wait for the previous one (a pointer
+  chase over a random cycle, :func:`chase_latency`, :func:`latency_scan`) and the time per
+  read when many independent reads overlap (:func:`gather_time`, :func:`hierarchy_scan`).
 
 Every function checks its inputs and raises a ``ValueError`` that names the parameter and
 the allowed range. Nothing here asserts a speed: timings belong in notebooks and in
@@ -56,6 +58,13 @@ __all__ = [
     "working_set_sizes",
     "gather_time",
     "hierarchy_scan",
+    "sattolo_cycle",
+    "random_cycle",
+    "chase_table",
+    "chase_latency",
+    "latency_scan",
+    "level_medians",
+    "describe_steps",
     "random_access_model",
 ]
 
@@ -551,6 +560,163 @@ def hierarchy_scan(
         times = [gather_time(int(s), accesses=accesses, repeat=repeat, seed=seed) for s in arr]
         best = np.minimum(best, times)
     return best
+
+
+# --------------------------------------------------------------------------------------
+# Latency: a dependent pointer chase over a random cycle
+# --------------------------------------------------------------------------------------
+
+#: Bytes from one node of the pointer chase to the next: one node per 64-byte cache line,
+#: so that every step of the chase touches a line of its own.
+CHASE_STRIDE = 64
+
+
+def sattolo_cycle(n: int, seed: int = 0) -> np.ndarray:
+    """A random cyclic permutation of ``range(n)`` by Sattolo's algorithm (1986).
+
+    Returns ``nxt`` with ``nxt[i]`` the element that follows ``i``: following it from any
+    start visits all ``n`` elements before it returns. Each of the :math:`(n-1)!` cyclic
+    permutations is equally likely. This is the textbook loop, one Python step per element,
+    kept as the reference for :func:`random_cycle`; ``n`` in [1, 10**6].
+    """
+    n = check_int("n", n, 1, 10**6)
+    rng = np.random.default_rng(seed)
+    items = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int(rng.integers(0, i))  # j < i: never the element itself, so one cycle results
+        items[i], items[j] = items[j], items[i]
+    return np.array(items, dtype=np.intp)
+
+
+def random_cycle(n: int, seed: int = 0) -> np.ndarray:
+    """A random cyclic permutation of ``range(n)``, with the distribution of
+    :func:`sattolo_cycle` but built without a Python loop.
+
+    A uniformly random order of the ``n`` elements is linked into a ring: each element points
+    to the one after it in the order, and the last to the first. Each of the :math:`(n-1)!`
+    cycles arises from exactly ``n`` orders (its ``n`` rotations), so all are equally likely,
+    as with Sattolo's algorithm. ``n`` in [1, 2**40].
+    """
+    n = check_int("n", n, 1, 2**40)
+    order = np.random.default_rng(seed).permutation(n)
+    nxt = np.empty(n, dtype=np.intp)
+    nxt[order[:-1]] = order[1:]
+    nxt[order[-1]] = order[0]
+    return nxt
+
+
+def chase_table(nbytes: int, seed: int = 0) -> np.ndarray:
+    """An array of ``nbytes`` (rounded down to whole cache lines) to chase pointers through.
+
+    One index per :data:`CHASE_STRIDE` bytes is a node; the nodes form one random cycle
+    (:func:`random_cycle`), and each holds the array index of the next node. The other
+    slots hold 0 and are never read. Every cache line of the array holds exactly one node,
+    so a chase that has visited every node has touched all ``nbytes``.
+    ``nbytes`` in [2 * 64, 2**40].
+    """
+    nbytes = check_int("nbytes", nbytes, 2 * CHASE_STRIDE, 2**40)
+    per = CHASE_STRIDE // 8
+    nodes = nbytes // CHASE_STRIDE
+    table = np.zeros(nodes * per, dtype=np.intp)
+    table[::per] = random_cycle(nodes, seed) * per
+    return table
+
+
+def _chase(table: np.ndarray, buf: np.ndarray) -> None:
+    """``steps = len(buf) - 1`` dependent reads, inside one NumPy call.
+
+    ``np.take`` computes ``out[j] = table[indices[j]]`` in a C loop, one ``j`` after the
+    other. Here ``indices`` is ``buf[:-1]`` and ``out`` is ``buf[1:]``, the same memory one
+    slot later: the index that step ``j`` reads is the value step ``j - 1`` has just
+    written. So no read can start before the previous one has finished, as in a linked-list
+    walk. (``mode="wrap"``: NumPy copies ``out`` first under the default "raise" mode.)
+    """
+    buf[0] = buf[-1]
+    np.take(table, buf[:-1], out=buf[1:], mode="wrap")
+
+
+def chase_latency(nbytes: int, steps: int = 8192, repeat: int = 11, seed: int = 0) -> float:
+    """Seconds per read of a dependent pointer chase through a working set of ``nbytes``.
+
+    The chase follows a random cycle through :func:`chase_table`: every read lands on a
+    random cache line of the working set, and the address of each read is the value the
+    previous one returned, so the processor cannot overlap them or prefetch them. The time
+    per step is therefore the *latency* of the level that holds the working set, plus a
+    few cycles of bookkeeping per step (the loop stores each index and reads it back), the
+    same at every size. The working set is read once in order first, so whatever fits in a
+    cache is there. Of ``repeat`` timed calls of ``steps`` reads each, the *best* counts:
+    other programs can only add time. The chase is checked after timing: every index the
+    buffer holds must be the successor of the one before it.
+
+    ``nbytes`` in [128, 2**40], ``steps`` in [256, 2**24], ``repeat`` in [1, 1000].
+    """
+    from .timing import bench
+
+    steps = check_int("steps", steps, 256, 2**24)
+    repeat = check_int("repeat", repeat, 1, 1000)
+    table = chase_table(nbytes, seed)
+    buf = np.empty(steps + 1, dtype=np.intp)
+    buf[-1] = 0  # node 0 is on the cycle, like every node
+    int(table.max())  # one pass in order: whatever fits in a cache is now there
+    result = bench(lambda: _chase(table, buf), repeat=repeat, warmup=2, number=1)
+    if not np.array_equal(table[buf[:-1]], buf[1:]):
+        raise RuntimeError("the chase was not dependent: np.take copied its indices first")
+    return result.best / steps
+
+
+def latency_scan(sizes, steps: int = 8192, repeat: int = 11, seed: int = 0) -> np.ndarray:
+    """:func:`chase_latency` (seconds per dependent read) for every working set in ``sizes`` (bytes)."""
+    arr = np.atleast_1d(check("sizes", sizes, 2 * CHASE_STRIDE, 2**40))
+    return np.array([chase_latency(int(s), steps=steps, repeat=repeat, seed=seed) for s in arr])
+
+
+def level_medians(sizes, times, caches: dict[str, int] | None = None) -> dict[str, float]:
+    """The median of ``times`` over the working sets in ``sizes`` (bytes) that fall in each level.
+
+    Levels come from :func:`cache_level` (``caches`` defaults to :func:`machine.cache_sizes`),
+    in order of size: ``{"L1d": ..., "L2": ..., "L3": ..., "DRAM": ...}``, with only the levels
+    that some size falls in. ``sizes`` and ``times`` have the same length, at least 1.
+    """
+    sizes = np.atleast_1d(check("sizes", sizes, 0, lo_open=True))
+    times = np.atleast_1d(check("times", times, 0))
+    if sizes.shape != times.shape or sizes.ndim != 1:
+        raise ValueError(f"sizes and times must be 1-D and of the same length; got {sizes.shape}, {times.shape}")
+    caches = machine.cache_sizes() if caches is None else caches
+    order = ["unknown"] if not caches else [*sorted(caches, key=caches.get), "DRAM"]
+    groups: dict[str, list[float]] = {}
+    for s, t in zip(sizes, times, strict=True):
+        groups.setdefault(cache_level(float(s), caches), []).append(float(t))
+    return {name: float(np.median(groups[name])) for name in order if name in groups}
+
+
+def _fold(r: float) -> str:
+    return f"{r:.1f}-fold" if r < 10 else f"{r:.0f}-fold"
+
+
+def describe_steps(level_times: dict[str, float], threshold: float = 1.3) -> str:
+    """Say in words where ``level_times`` (level -> time, smallest level first, as
+    :func:`level_medians` returns them) rose by at least ``threshold`` from one level to the
+    next, and where it did not: the verdict a page prints next to its measurement.
+
+    Returns a phrase to follow "the latency", such as "rose at every level boundary the scan
+    crossed: 2.0-fold from L1d to L2, 22-fold from L2 to L3". ``threshold`` > 1.
+    """
+    threshold = check("threshold", threshold, 1, lo_open=True)
+    if not isinstance(level_times, dict) or not level_times:
+        raise ValueError("level_times must be a non-empty dict of level name -> time")
+    names = list(level_times)
+    if names == ["unknown"]:
+        return "could not be matched to cache levels: the OS does not report their sizes here"
+    if len(names) == 1:
+        return f"stayed within one level ({names[0]}) over the sizes measured"
+    pairs = [(a, b, level_times[b] / level_times[a]) for a, b in zip(names, names[1:])]
+    rose = [f"{_fold(r)} from {a} to {b}" for a, b, r in pairs if r >= threshold]
+    flat = [f"{_fold(r)} from {a} to {b}" for a, b, r in pairs if r < threshold]
+    if not flat:
+        return "rose at every level boundary the scan crossed: " + ", ".join(rose)
+    if not rose:
+        return "did not rise clearly at any level boundary: " + ", ".join(flat)
+    return "rose at some level boundaries (" + ", ".join(rose) + ") but not clearly at others (" + ", ".join(flat) + ")"
 
 
 def random_access_model(nbytes, levels: dict[str, tuple[float, float]]):

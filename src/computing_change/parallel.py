@@ -14,7 +14,9 @@ The chapter follows the source article's three steps, and so does this module:
   :func:`run_schedule`;
 
 plus what the chapter fits to its measurements: :func:`worker_counts` and
-:func:`fit_serial_fraction` (Amdahl's serial fraction by least squares).
+:func:`fit_serial_fraction` (Amdahl's serial fraction by least squares), and how it judges
+two timings against their noise before a page says one was faster,
+:func:`compare_timings`.
 
 Every function that a process pool runs lives here, at module level, because pools that
 *spawn* their workers (the only start method on Windows, the default on macOS) send a
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,6 +62,8 @@ __all__ = [
     "chunk_costs",
     "worker_counts",
     "fit_serial_fraction",
+    "TimeComparison",
+    "compare_timings",
     "COUNTER_MODES",
     "shared_counter",
     "interleavings",
@@ -398,6 +403,57 @@ def fit_serial_fraction(workers: Sequence[float], speedups: Sequence[float]) -> 
         raise ValueError("workers must include at least one count > 1 to fit a serial fraction")
     y = 1.0 / s - 1.0 / p
     return float(np.clip(np.dot(x, y) / np.dot(x, x), 0.0, 1.0))
+
+
+class TimeComparison(NamedTuple):
+    """How one timing compares with another (see :func:`compare_timings`).
+
+    ``ratio`` is the median of ``b`` over the median of ``a``: ``a`` ran ``ratio`` times as
+    fast as ``b``. ``verdict`` says what the repeats allow one to conclude about ``a``:
+    ``"faster"``, ``"slower"`` or ``"could not be told apart"``.
+    """
+
+    ratio: float
+    verdict: str
+    a_median: float
+    b_median: float
+
+
+def _repeat_times(name: str, value) -> np.ndarray:
+    times = getattr(value, "times", value)  # a BenchResult, or the repeats themselves
+    try:
+        arr = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a BenchResult or a sequence of times > 0; got {value!r}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must hold at least one repeat time; got {value!r}")
+    return check(name, arr, 0, lo_open=True)
+
+
+def compare_timings(a, b, *, min_ratio: float = 1.05) -> TimeComparison:
+    """Whether ``a`` ran faster than ``b``, judged against the spread of their repeats.
+
+    ``a`` and ``b`` are :class:`~computing_change.timing.BenchResult` objects, or sequences of
+    repeat times in seconds (each > 0). ``a`` is ``"faster"`` when its interquartile range
+    lies entirely below ``b``'s *and* ``b``'s median is at least ``min_ratio`` (in [1, 10])
+    times ``a``'s; ``"slower"`` the other way round; otherwise the two ``"could not be told
+    apart"``. The first condition keeps a difference smaller than the noise from being
+    called a result; the second keeps a real but negligible one (on a very quiet machine)
+    from being called faster. With a single repeat each there is no spread to judge by, and
+    only the ratio decides.
+    """
+    ta, tb = _repeat_times("a", a), _repeat_times("b", b)
+    min_ratio = check("min_ratio", min_ratio, 1, 10)
+    qa = np.quantile(ta, [0.25, 0.5, 0.75])
+    qb = np.quantile(tb, [0.25, 0.5, 0.75])
+    ratio = float(qb[1] / qa[1])
+    if qa[2] < qb[0] and ratio >= min_ratio:
+        verdict = "faster"
+    elif qb[2] < qa[0] and 1 / ratio >= min_ratio:
+        verdict = "slower"
+    else:
+        verdict = "could not be told apart"
+    return TimeComparison(ratio, verdict, float(qa[1]), float(qb[1]))
 
 
 # --------------------------------------------------------------------------------------
