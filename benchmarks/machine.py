@@ -40,7 +40,10 @@ def _sweeps(roofs: machine.Roofs) -> dict:
                         "threads": t,
                         "flops_per_s": value,
                         "peak_fraction_of_roof": roofs.fraction(
-                            value, dtype=dtype, threads=t, what=f"a {n} x {n} {dtype} product on {t} thread(s)"
+                            value,
+                            dtype=dtype,
+                            threads=t,
+                            what=f"a {n} x {n} {dtype} product on {t} thread(s)",
                         ),
                     }
                 )

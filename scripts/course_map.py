@@ -314,7 +314,7 @@ def check(rows: list[Row] | None = None) -> list[str]:
 
 BOX_W, COL_GAP, ROW_GAP, MARGIN = 196, 60, 10, 12
 #: Characters per title line (12.5 px DejaVu Sans in a 196 px box), and the line heights.
-WRAP, TITLE_LINE, DETAIL_LINE = 24, 15, 13
+WRAP, TITLE_LINE, DETAIL_LINE = 26, 15, 13
 CORE_FILL, CORE_STROKE, OPT_FILL, OPT_STROKE = "#dbe9f6", "#1f5f99", "#ffffff", "#6b6b6b"
 
 
@@ -429,7 +429,7 @@ def render_svg(rows: list[Row]) -> str:
     ]
     for c in range(ncols):
         x = MARGIN + c * (BOX_W + COL_GAP) + BOX_W / 2
-        caption = "no stated prerequisite" if c == 0 else f"{c} before it in a chain"
+        caption = "start: no stated prerequisite" if c == 0 else ("next" if c == 1 else "then")
         out.append(
             f'<text x="{x:.0f}" y="{MARGIN + 8}" font-size="11" fill="#555555" '
             f'text-anchor="middle">{caption}</text>'

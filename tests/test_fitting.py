@@ -209,6 +209,52 @@ def test_measure_kernels_places_points_on_the_roofline():
         fit.measure_kernels([], peak=0, bandwidth=1)
 
 
+def test_kernel_roof_picks_the_smallest_level_that_holds_the_data():
+    roofs = {"L3": (32 << 20, 5e10), "L2": (1 << 20, 2e11)}
+    assert fit.kernel_roof(1e5, 1e10, roofs) == ("L2", 2e11)
+    assert fit.kernel_roof(1 << 20, 1e10, roofs) == ("L2", 2e11)
+    assert fit.kernel_roof(2e6, 1e10, roofs) == ("L3", 5e10)
+    assert fit.kernel_roof(1e9, 1e10, roofs) == ("memory", 1e10)
+    assert fit.kernel_roof(1e5, 1e10) == ("memory", 1e10)
+    with pytest.raises(ValueError, match="L2 bandwidth"):
+        fit.kernel_roof(1e5, 1e10, {"L2": (1 << 20, 0)})
+    with pytest.raises(ValueError, match="nbytes"):
+        fit.kernel_roof(0, 1e10, roofs)
+
+
+def test_level_roofs_merges_a_level_that_memory_cannot_be_told_from():
+    caches = {"L1d": 48 << 10, "L2": 2 << 20, "L3": 480 << 20}
+    measured = {"L2": 2e11, "L3": 1.05e10}.get
+    assert fit.level_roofs(1e10, caches, measured) == {"L2": (480 << 20, 2e11)}
+    good = {"L2": 2e11, "L3": 6e10}.get
+    assert fit.level_roofs(1e10, caches, good) == {"L2": (2 << 20, 2e11), "L3": (480 << 20, 6e10)}
+    assert fit.level_roofs(1e10, {"L1d": 32 << 10}, good) == {}
+    with pytest.raises(ValueError, match="measure must be"):
+        fit.level_roofs(1e10, caches, None)
+
+
+def test_measure_kernels_places_each_kernel_under_the_roof_of_its_level():
+    roofs = {"L2": (1 << 20, 1e11)}
+    small, big = fit.dot_kernel(1000), fit.dot_kernel(200_000)  # 16 kB and 3.2 MB
+    pts = fit.measure_kernels([small, big], peak=1e12, bandwidth=1e10, repeat=2, cache_roofs=roofs)
+    assert [p.roof for p in pts] == ["L2", "memory"]
+    assert pts[0].bound == pytest.approx(1e11 / 8) and pts[1].bound == pytest.approx(1e10 / 8)
+    assert pts[0].as_dict()["bandwidth_roof"] == "L2"
+    again = fit.reposition(pts, peak=1e12, bandwidth=2e10)  # no cache roofs: both under memory
+    assert [p.roof for p in again] == ["memory", "memory"]
+    for old, new in zip(pts, again, strict=True):
+        assert new.performance == old.performance and new.seconds == old.seconds
+        assert new.fraction == pytest.approx(new.performance / (2e10 / 8))
+    with pytest.raises(ValueError, match="KernelPoint"):
+        fit.reposition([1.0], peak=1, bandwidth=1)
+
+
+def test_stream_items_is_the_memory_roof_size_within_limits():
+    n = fit.stream_items()
+    assert 1 << 16 <= n <= (128 << 20) // 8
+    assert fit.course_kernels()[0].name == f"dot n={n:,}"
+
+
 def test_course_kernels_are_correct():
     ks = fit.course_kernels(memory_bytes=1 << 16)
     assert len(ks) == 5
@@ -270,6 +316,10 @@ def test_plots_draw_without_error():
     fig, axes = plt.subplots(1, 3)
     pt = fit.KernelPoint("k", 1, 1, 1, 0.5, 1e9, 2e9, 0.5, "memory")
     fit.plot_roofline(axes[0], 1e11, 1e10, [pt])
+    fig2, ax2 = plt.subplots()
+    fit.plot_roofline(ax2, 1e11, 1e10, [pt], cache_roofs={"L2": 1e11})
+    assert any(line.get_label().startswith("L2 roof") for line in ax2.lines)
+    plt.close(fig2)
     fit.plot_allreduce(axes[1], 8, 1e-6, 1e10, n_mark=1e6)
     fit.plot_brent(axes[2], 1000, 64, p_mark=8)
     assert len(axes[0].lines) >= 2 and len(axes[1].lines) >= 3 and len(axes[2].lines) >= 3

@@ -89,7 +89,10 @@ def test_every_chapter_of_the_toc_is_in_the_course_map(rows):
 
 def test_course_map_times_and_prerequisites_agree_with_the_chapters(rows):
     problems = cm.check(rows)
-    assert not problems, "the course map disagrees with the chapters:\n" + "\n".join(problems)
+    assert not problems, (
+        "the course map disagrees with the chapters (times and exercise counts: "
+        "python scripts/course_map.py --update; prerequisites: edit the table):\n" + "\n".join(problems)
+    )
     # every chapter with a notebook states its time, and the map has it
     stated = [r for r in rows if r.minutes is not None]
     assert len(stated) >= 15

@@ -689,10 +689,9 @@ def test_roofs_are_measured_once_per_session(fake_roofs):
 
 
 def test_roofs_are_measured_again_when_the_usable_cores_change(fake_roofs, monkeypatch):
-    machine.roofs()
-    monkeypatch.setattr(machine, "usable_cores", lambda: machine.roofs().cores + 1)
-    machine.roofs()
-    assert len(fake_roofs) == 2
+    more = machine.roofs().cores + 1
+    monkeypatch.setattr(machine, "usable_cores", lambda: more)
+    assert machine.roofs().cores == more and len(fake_roofs) == 2
 
 
 def test_measure_functions_without_a_size_return_the_roofs(fake_roofs, monkeypatch):
@@ -738,32 +737,55 @@ def test_roofs_environment_file_unusable_means_measure(fake_roofs, monkeypatch, 
     assert machine.roofs().source == "measured" and len(fake_roofs) == 1
 
 
+class _FakeThreads:
+    """Stands in for machine._Threads: records the thread count of the block it opens."""
+
+    now: int | None = None
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def __enter__(self):
+        if self.threads is not None:
+            _FakeThreads.now = self.threads
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def test_measure_roofs_all_cores_never_below_one(monkeypatch):
     """What all cores can do includes what one can: each all-core roof is >= its one-core one."""
     monkeypatch.setattr(machine, "usable_cores", lambda: 4)
-    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1)), None, None))
-    rates = {"float64": 40e9, "float32": 80e9}
+    monkeypatch.setattr(machine, "_Threads", _FakeThreads)
+    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1), dtype=dtype), None, None))
     seen = []
 
     def rate(mats, threads, repeat, max_time, warmup=True):
-        blas = machine.blas_info()["threads"]
-        seen.append(mats[0].shape[0])
-        dtype = "float64" if len(seen) % 2 else "float32"
+        n, dtype, team = mats[0].shape[0], mats[0].dtype.name, _FakeThreads.now
+        seen.append((team, dtype, n, repeat))
         # a busy machine: the 4-thread float64 figure came out below the 1-thread one
-        return rates[dtype] * (0.5 if blas == 4 and dtype == "float64" else 1.0 if blas != 4 else 3.0)
+        base = {"float64": 40e9, "float32": 80e9}[dtype] * n / 2048
+        return base * (0.5 if dtype == "float64" else 3.0) if team == 4 else base
 
     def bw(nbytes, repeat, kernel, threads, max_time):
         return {"dot": 10e9, "copy": 8e9, "triad": 9e9}[kernel] * (0.5 if threads == 4 else 1.0)
 
     monkeypatch.setattr(machine, "_matmul_rate", rate)
     monkeypatch.setattr(machine, "_measure_bandwidth", bw)
+    monkeypatch.setattr(machine, "available_memory", lambda: 20 * GiB)
     r = machine._measure_roofs()
-    assert r.cores == 4
+    assert r.cores == 4 and r.matrix_n == 2048 and r.seconds >= 0 and r.source == "measured"
     assert r.peak_flops_1core == 40e9 and r.peak_flops == 40e9  # max(20e9, 40e9)
     assert r.peak_flops_float32 == 240e9 and r.peak_flops_float32_1core == 80e9
     assert r.bandwidth_1core == 10e9 and r.bandwidth == 10e9 and r.bandwidth_dot == 5e9
-    assert r.matrix_n in (2048, 4096) and r.seconds >= 0 and r.source == "measured"
-    assert set(seen) == {4096, 2048} or set(seen) <= {512, 1024, 2048, 4096}
+    # the roof's size and its half and quarter, more repeats for the smaller, in two rounds
+    assert sorted({(n, rep) for _, dt, n, rep in seen if dt == "float64"}) == [
+        (512, 10),
+        (1024, 5),
+        (2048, 3),
+    ]
+    assert len(seen) == 2 * 2 * 2 * 3 and {t for t, *_ in seen} == {1, 4}
 
 
 def test_measure_roofs_on_one_core_measures_once(monkeypatch):
@@ -773,13 +795,19 @@ def test_measure_roofs_on_one_core_measures_once(monkeypatch):
     monkeypatch.setattr(machine, "_matmul_rate", lambda *a, **k: calls.append(1) or 10e9)
     monkeypatch.setattr(machine, "_measure_bandwidth", lambda *a: calls.append(2) or 5e9)
     r = machine._measure_roofs()
-    assert calls.count(1) == 4 and calls.count(2) == 3  # 2 rounds x 2 dtypes; 3 kernels
+    assert calls.count(1) == 12 and calls.count(2) == 3  # 2 rounds x 2 dtypes x 3 sizes; 3 kernels
     assert r.peak_flops == r.peak_flops_1core and r.bandwidth == r.bandwidth_1core
 
 
 @pytest.mark.parametrize(
     "avail, threads, expected",
-    [(20 * GiB, 2, 2048), (20 * GiB, 16, 4096), (300 * 1024**2, 2, 1024), (2 * GiB, 1, 2048), (None, 1, 2048)],
+    [
+        (20 * GiB, 2, 2048),
+        (20 * GiB, 16, 4096),
+        (300 * 1024**2, 2, 1024),
+        (2 * GiB, 1, 2048),
+        (None, 1, 2048),
+    ],
 )
 def test_roof_matrix_size_fits_binder(monkeypatch, avail, threads, expected):
     monkeypatch.setattr(machine, "available_memory", lambda: avail)
@@ -805,6 +833,8 @@ def test_roofs_bound_and_fraction():
         r.fraction(5e9, 0.25, threads=1, what="mlp")  # 5 / 3: impossible
     with pytest.raises(machine.AboveRoofError, match="328%"):
         r.fraction(3.28 * 80e9)
+    with pytest.raises(ValueError, match="level"):
+        r.bound(0.25, level="L1d")
     with pytest.raises(ValueError, match="dtype"):
         r.peak("float16")
     with pytest.raises(ValueError, match="kernel"):
@@ -850,7 +880,7 @@ def test_roofs_validate_and_round_trip():
 
 def test_fraction_of_roof_uses_the_session_roofs(fake_roofs):
     assert machine.fraction_of_roof(40e9) == pytest.approx(0.5)
-    assert machine.fraction_of_roof(6e9, 0.25, threads=1) == pytest.approx(0.5)
+    assert machine.fraction_of_roof(1.5e9, 0.25, threads=1) == pytest.approx(0.5)
     with pytest.raises(machine.AboveRoofError, match="dot"):
         machine.fraction_of_roof(6e9, 0.25, what="dot")
     assert len(fake_roofs) == 1
@@ -876,11 +906,48 @@ def test_cache_bandwidth_fits_the_level(monkeypatch):
     seen.clear()
     machine.cache_bandwidth("L2", threads=4)  # each core's share fits its own L2
     assert all(machine._KERNELS[k] * b <= 4 * 1024**2 // 2 and t == 4 for k, b, t in seen)
+    seen.clear()
+    machine.cache_bandwidth("L3", threads=1)  # a quarter of the L3, >= twice the L2
+    assert all(2 * 1024**2 < machine._KERNELS[k] * b <= 8 * 1024**2 for k, b, _ in seen)
+    seen.clear()
+    machine.cache_bandwidth("L3", threads=8)  # eight 1 MiB L2s: 16 MiB, at most half the L3
+    assert all(8 * 1024**2 < machine._KERNELS[k] * b <= 16 * 1024**2 for k, b, _ in seen)
     with pytest.raises(ValueError, match="level"):
         machine.cache_bandwidth("L1d")
     monkeypatch.setattr(machine, "cache_sizes", dict)
     with pytest.raises(ValueError, match="level"):
         machine.cache_bandwidth("L3")
+
+
+def test_bandwidth_for_places_data_where_they_live(monkeypatch, fake_roofs):
+    monkeypatch.setattr(machine, "cache_sizes", lambda: {"L1d": 32768, "L2": 1024**2, "L3": 32 * 1024**2})
+    monkeypatch.setattr(machine, "usable_cores", lambda: 2)
+    monkeypatch.setattr(
+        machine, "cache_bandwidth", lambda level, threads: {"L2": 200e9, "L3": 90e9}[level] * threads
+    )
+    r = machine.roofs()
+    assert machine.bandwidth_for(1024**2, threads=1) == (200e9, "L2")
+    assert machine.bandwidth_for(2 * 1024**2) == (400e9, "L2")  # two cores, two L2s
+    assert machine.bandwidth_for(2 * 1024**2, threads=1) == (90e9, "L3")
+    assert machine.bandwidth_for(32 * 1024**2) == (180e9, "L3")
+    assert machine.bandwidth_for(64 * 1024**2) == (r.bandwidth, "memory")
+    assert machine.bandwidth_for(64 * 1024**2, threads=1) == (r.bandwidth_1core, "memory")
+    monkeypatch.setattr(machine, "cache_sizes", dict)  # unknown caches: only the memory roof
+    assert machine.bandwidth_for(1024).level == "memory"
+    with pytest.raises(ValueError, match="nbytes"):
+        machine.bandwidth_for(-1)
+
+
+def test_roofs_place_a_kernel_under_a_cache_roof(monkeypatch):
+    monkeypatch.setattr(
+        machine, "cache_bandwidth", lambda level, threads: {"L2": 100e9, "L3": 50e9}[level] * threads
+    )
+    r = make_roofs()
+    assert r.bandwidth_of() == 20e9 and r.bandwidth_of("L3") == 100e9 and r.bandwidth_of("L2", 1) == 100e9
+    assert r.bound(0.25, level="L3") == pytest.approx(25e9)
+    assert r.fraction(20e9, 0.25, level="L3") == pytest.approx(0.8)  # 4 x the memory roof's bound
+    with pytest.raises(machine.AboveRoofError, match="L2 cache"):
+        r.fraction(30e9, 0.25, threads=1, level="L2")
 
 
 def test_real_cache_bandwidth_is_positive():

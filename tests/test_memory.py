@@ -372,3 +372,96 @@ def test_random_access_model_is_the_textbook_amat_with_uniform_hit_rates(m):
     increments = [times[0]] + [times[k] - times[k - 1] for k in range(1, len(times))]
     want = F.amat_multilevel(increments, local_miss, t_dram - times[-1])
     assert M.random_access_model(m, levels) == pytest.approx(want, rel=1e-12)
+
+
+# ---------------------------------------------------------------- latency: the pointer chase
+
+
+def _cycle_length(nxt: np.ndarray, start: int = 0) -> int:
+    i, steps = start, 0
+    while True:
+        i, steps = int(nxt[i]), steps + 1
+        if i == start:
+            return steps
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 10**6))
+def test_random_cycle_and_sattolo_are_single_cycles(n, seed):
+    for nxt in (M.random_cycle(n, seed), M.sattolo_cycle(n, seed)):
+        assert sorted(nxt.tolist()) == list(range(n))  # a permutation
+        assert _cycle_length(nxt) == n  # one cycle through every element
+        assert n == 1 or np.all(nxt != np.arange(n))  # no element follows itself
+
+
+@pytest.mark.parametrize("make", [M.random_cycle, M.sattolo_cycle])
+def test_every_cyclic_permutation_is_equally_likely(make):
+    """n = 4 has (4 - 1)! = 6 cyclic permutations; 6000 draws should hit each about 1000 times."""
+    counts: dict[tuple, int] = {}
+    for seed in range(6000):
+        key = tuple(make(4, seed).tolist())
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 6
+    chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
+    assert chi2 < 25  # 5 degrees of freedom: p < 1e-4 by chance
+
+
+def test_chase_table_puts_one_node_on_each_cache_line():
+    table = M.chase_table(64 * 1024, seed=3)
+    per = M.CHASE_STRIDE // 8
+    assert table.nbytes == 64 * 1024 and table.dtype == np.intp
+    nodes = table[::per]
+    assert np.all(nodes % per == 0) and np.all(table.reshape(-1, per)[:, 1:] == 0)
+    assert _cycle_length(nodes // per) == len(nodes)
+    with pytest.raises(ValueError, match="nbytes must be"):
+        M.chase_table(64)
+
+
+def test_the_chase_inside_np_take_is_dependent():
+    """np.take writing one slot ahead of the index it reads follows the chain step by step."""
+    table = M.chase_table(4096, seed=1)
+    buf = np.empty(1001, dtype=np.intp)
+    buf[-1] = 0
+    M._chase(table, buf)
+    assert buf[0] == 0
+    expect = [0]
+    for _ in range(1000):
+        expect.append(int(table[expect[-1]]))
+    assert buf.tolist() == expect
+
+
+def test_chase_latency_is_positive_and_checked():
+    t = M.chase_latency(32 * 1024, steps=1024, repeat=2)
+    assert 0 < t < 1e-5
+    times = M.latency_scan([16 * 1024, 64 * 1024], steps=512, repeat=2)
+    assert times.shape == (2,) and np.all(times > 0) and np.all(np.isfinite(times))
+    with pytest.raises(ValueError, match="steps must be"):
+        M.chase_latency(4096, steps=10)
+    with pytest.raises(ValueError, match="repeat must be"):
+        M.chase_latency(4096, repeat=0)
+
+
+def test_level_medians_groups_by_the_smallest_level_that_holds_the_size():
+    caches = {"L1d": 32 * 1024, "L2": 512 * 1024}
+    got = M.level_medians([16e3, 20e3, 100e3, 1e6, 2e6, 4e6], [1, 3, 5, 10, 20, 30], caches)
+    assert list(got) == ["L1d", "L2", "DRAM"]
+    assert got == {"L1d": 2.0, "L2": 5.0, "DRAM": 20.0}
+    assert M.level_medians([1e3], [7.0], {}) == {"unknown": 7.0}
+    with pytest.raises(ValueError, match="same length"):
+        M.level_medians([1e3, 2e3], [1.0], caches)
+
+
+def test_describe_steps_says_where_the_latency_rose():
+    assert M.describe_steps({"L1d": 1.0, "L2": 2.0, "DRAM": 50.0}) == (
+        "rose at every level boundary the scan crossed: 2.0-fold from L1d to L2, 25-fold from L2 to DRAM"
+    )
+    mixed = M.describe_steps({"L1d": 1.0, "L2": 1.1, "L3": 4.0})
+    assert mixed.startswith("rose at some level boundaries (3.6-fold from L2 to L3)")
+    assert "not clearly at others (1.1-fold from L1d to L2)" in mixed
+    assert M.describe_steps({"L1d": 1.0, "L2": 1.0}).startswith("did not rise clearly")
+    assert "does not report" in M.describe_steps({"unknown": 1.0})
+    assert "one level" in M.describe_steps({"L2": 1.0})
+    with pytest.raises(ValueError, match="level_times"):
+        M.describe_steps({})
+    with pytest.raises(ValueError, match="threshold"):
+        M.describe_steps({"L1d": 1.0}, threshold=1.0)

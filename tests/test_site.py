@@ -2,9 +2,14 @@
 Debian's /usr/bin/chromium; no browser is downloaded).
 
 The site is built into a temporary folder with warnings as errors, served on 127.0.0.1,
-and every page is visited: no console errors, no failed or external requests, every
-formula typeset, every saved widget rendered. Links, anchors and alt text are checked on
-the HTML files themselves.
+and every page is visited once (``visits``): no console errors, no failed or external
+requests, every formula typeset, every saved widget rendered, the site's own Chinese font
+loaded wherever there is Chinese text, every widget control focusable, and an axe-core
+audit (WCAG 2 A and AA) in light and then in dark mode with no serious or critical
+violation. axe-core is served from tests/_vendor/ (scripts/fetch_assets.py, pinned and
+integrity-checked; not part of the site). Links, anchors and alt text are checked on the
+HTML files themselves; the keyboard test tabs to a widget slider and moves it with the
+arrow keys; the font test asks Chromium which font drew the Chinese characters.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import pytest
 
 bs4 = pytest.importorskip("bs4")
 ROOT = Path(__file__).resolve().parents[1]
+AXE = ROOT / "tests" / "_vendor" / "axe.min.js"
+CJK_FONT = "Noto Sans SC"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -117,6 +124,8 @@ WAIT_FOR_RENDERING = """async () => {
   const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
   for (let i = 0; i < 300 && document.querySelectorAll('.widget-subarea > .jupyter-widgets').length < views; i++) await sleep(50);
   if (window.MathJax && window.MathJax.startup) { await window.MathJax.startup.promise; await sleep(200); }
+  await document.fonts.ready;
+  for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r));
   return true;
 }"""
 
@@ -127,7 +136,18 @@ REPORT = """() => {
   const rendered = Array.from(views).filter((s) => s.parentElement.querySelector('.widget-subarea > .jupyter-widgets'));
   const rawWidgetMath = Array.from(document.querySelectorAll('.widget-htmlmath-content'))
       .filter((e) => /\\\\\\(|\\$/.test(e.textContent) && !e.querySelector('mjx-container')).length;
+  const cjk = /[\\u3000-\\u9fff\\uff00-\\uffef]/.test(document.body.innerText);
+  const faces = Array.from(document.fonts).filter((f) => f.family.replace(/["']/g, '') === 'Noto Sans SC');
+  const controls = Array.from(document.querySelectorAll(
+      '.jupyter-widgets :is([role="slider"], input, select, textarea, button, [contenteditable="true"])'))
+      .filter((e) => e.getClientRects().length > 0);
+  const unfocusable = controls
+      .filter((e) => (e.tabIndex < 0 && !e.isContentEditable) || e.disabled || e.closest('[inert]'))
+      .map((e) => e.outerHTML.slice(0, 100));
   return {
+    cjk, cjkLoaded: faces.filter((f) => f.status === 'loaded').length,
+    cjkFailed: faces.filter((f) => f.status === 'error').length,
+    controls: controls.length, unfocusable,
     maths: maths.length, untypeset, merrors: document.querySelectorAll('mjx-merror').length,
     views: views.length, rendered: rendered.length, rawWidgetMath,
     mode: document.documentElement.dataset.mode, theme: document.documentElement.dataset.theme,
@@ -135,11 +155,39 @@ REPORT = """() => {
 }"""
 
 
-def test_every_page_renders_offline(site, server, browser):
-    """Visit every page: no console errors, no failed, missing or external requests; all
-    formulas typeset; every saved widget rendered; a valid light/dark mode."""
-    problems: list[str] = []
-    context = browser.new_context()
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']},
+    resultTypes: ['violations'], iframes: false, performanceTimer: false,
+  });
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+                  nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ').slice(0, 200))}));
+}"""
+
+# The reader's route to dark mode: the theme's own switch button (it cycles auto, light,
+# dark), then wait until the page background is dark, so that the audit's colour-contrast
+# rule reads the dark palette, not a transition's middle.
+TO_DARK = """async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const button = document.querySelector('.theme-switch-button');
+  for (let i = 0; button && i < 3 && document.documentElement.dataset.theme !== 'dark'; i++) button.click();
+  const luminance = () => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  for (let i = 0; i < 40 && luminance() > 0.25; i++) await sleep(25);
+  await sleep(200);  // the theme's colour transitions take 150 ms
+  for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r));
+  return {theme: document.documentElement.dataset.theme, luminance: luminance()};
+}"""
+
+
+def _offline_context(browser, **kwargs):
+    """A browser context that lets requests reach only the local server; the others are
+    aborted and listed in the returned list."""
+    context = browser.new_context(**kwargs)
     external: list[str] = []
 
     def route(r):
@@ -151,17 +199,42 @@ def test_every_page_renders_offline(site, server, browser):
             r.abort()
 
     context.route("**/*", route)
+    return context, external
+
+
+def _axe_problems(page, label: str) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    return [
+        f"{label}: {v['id']} ({v['impact']}, {v['count']} nodes): {v['help']}; e.g. {' | '.join(v['nodes'])}"
+        for v in page.evaluate(AXE_RUN)
+    ]
+
+
+@pytest.fixture(scope="session")
+def visits(site, server, browser):
+    """Visit every page once, in light mode and then in dark mode (the theme's switch), and
+    collect what each test below judges: rendering problems, axe-core violations."""
+    assert AXE.exists(), f"{AXE} missing: run `python scripts/fetch_assets.py`"
     pages = _pages(site)
     assert len(pages) >= 4
-    totals = {"maths": 0, "views": 0}
+    out = {
+        "render": [],
+        "axe": [],
+        "external": [],
+        "maths": 0,
+        "views": 0,
+        "controls": 0,
+        "cjk_pages": 0,
+        "audited": 0,
+    }
+    context, external = _offline_context(browser, color_scheme="light")
     for path in pages:
         rel = path.relative_to(site).as_posix()
         target = _redirect(path)
         if target is not None:  # a redirect page: check its target exists and move on
             if not (path.parent / target).exists():
-                problems.append(f"{rel}: redirects to missing {target}")
+                out["render"].append(f"{rel}: redirects to missing {target}")
             continue
-        url = urljoin(server, rel)
         page = context.new_page()
         errs: list[str] = []
         page.on(
@@ -174,12 +247,12 @@ def test_every_page_renders_offline(site, server, browser):
             "response",
             lambda r, errs=errs: errs.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
         )
-        page.goto(url, wait_until="load")
+        page.goto(urljoin(server, rel), wait_until="load")
         page.evaluate(WAIT_FOR_RENDERING)
         info = page.evaluate(REPORT)
-        page.close()
-        totals["maths"] += info["maths"]
-        totals["views"] += info["views"]
+        out["maths"] += info["maths"]
+        out["views"] += info["views"]
+        out["controls"] += info["controls"]
         if info["untypeset"]:
             errs.append(f"{len(info['untypeset'])} formulas not typeset, e.g. {info['untypeset'][:3]}")
         if info["merrors"]:
@@ -190,11 +263,149 @@ def test_every_page_renders_offline(site, server, browser):
             errs.append(f"{info['rawWidgetMath']} widget formulas not typeset")
         if info["mode"] not in ("auto", "light", "dark") or info["theme"] not in ("light", "dark"):
             errs.append(f"invalid colour mode {info['mode']!r}/{info['theme']!r}")
-        problems += [f"{rel}: {e}" for e in errs]
+        if info["cjk"]:
+            out["cjk_pages"] += 1
+            if not info["cjkLoaded"] or info["cjkFailed"]:
+                errs.append(
+                    f"Chinese text but {info['cjkLoaded']} {CJK_FONT} faces loaded, "
+                    f"{info['cjkFailed']} failed: the site's own CJK font is not in use"
+                )
+        errs += [f"widget control not reachable with Tab: {c}" for c in info["unfocusable"]]
+        out["render"] += [f"{rel}: {e}" for e in errs]
+        if info["theme"] != "light":
+            out["axe"].append(f"{rel}: expected the light theme, got {info['theme']!r}")
+        out["axe"] += _axe_problems(page, f"light {rel}")
+        dark = page.evaluate(TO_DARK)
+        if dark["theme"] != "dark" or dark["luminance"] > 0.25:
+            out["axe"].append(f"{rel}: the theme switch did not reach dark mode: {dark}")
+        out["axe"] += _axe_problems(page, f"dark {rel}")
+        out["audited"] += 1
+        page.close()
     context.close()
-    problems += [f"external request (the site must work offline): {u}" for u in sorted(set(external))]
+    out["external"] = sorted(set(external))
+    return out
+
+
+def test_every_page_renders_offline(visits):
+    """Every page: no console errors, no failed, missing or external requests; all
+    formulas typeset; every saved widget rendered; a valid light/dark mode; the site's CJK
+    font loaded wherever there is Chinese; every widget control focusable."""
+    problems = visits["render"] + [
+        f"external request (the site must work offline): {u}" for u in visits["external"]
+    ]
     assert not problems, "\n".join(problems)
-    assert totals["maths"] > 0 and totals["views"] > 0, totals
+    assert visits["maths"] > 0 and visits["views"] > 0 and visits["controls"] > 0, visits
+    assert visits["cjk_pages"] >= visits["audited"] // 2, "the Chinese headings are missing"
+
+
+def test_accessibility_audit_light_and_dark(visits):
+    """axe-core (WCAG 2 A and AA rules) on every page, in light and in dark mode: no
+    serious or critical violation. Each line names the mode, page, rule and nodes."""
+    assert visits["audited"] >= 4
+    assert not visits["axe"], "\n".join(visits["axe"])
+
+
+def test_widget_slider_operable_with_keyboard(server, browser):
+    """From the top of a page, Tab reaches a widget's slider handle, and ArrowRight moves
+    it: the readout next to it shows a new value, announced as the handle's value text.
+    The page is opened in dark mode, as a reader who chose it would open it."""
+    context, external = _offline_context(browser, color_scheme="light")
+    context.add_init_script("localStorage.setItem('mode', 'dark')")
+    page = context.new_page()
+    try:
+        page.goto(urljoin(server, "book/models/article_formulas.html"), wait_until="load")
+        page.evaluate(WAIT_FOR_RENDERING)
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        for _ in range(400):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.getAttribute('role') === 'slider'"):
+                break
+        else:
+            pytest.fail("no widget slider reached with 400 presses of Tab")
+        state = """() => {
+          const h = document.activeElement;
+          return {name: h.getAttribute('aria-label'), text: h.getAttribute('aria-valuetext'),
+                  readout: h.closest('.widget-inline-hbox').querySelector('.widget-readout').textContent};
+        }"""
+        before = page.evaluate(state)
+        assert before["name"], "the focused slider handle has no accessible name"
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "(r) => document.activeElement.closest('.widget-inline-hbox')"
+            ".querySelector('.widget-readout').textContent !== r",
+            arg=before["readout"],
+            timeout=5000,
+        )
+        page.wait_for_timeout(100)  # cc-a11y.js updates aria-valuetext on the next frame
+        after = page.evaluate(state)
+        assert after["readout"] != before["readout"]
+        assert after["text"] == after["readout"], after
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(
+            "(r) => document.activeElement.closest('.widget-inline-hbox')"
+            ".querySelector('.widget-readout').textContent === r",
+            arg=before["readout"],
+            timeout=5000,
+        )
+    finally:
+        page.close()
+        context.close()
+    assert not external, external
+
+
+def _direct_cjk(text: str) -> int:
+    return sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+
+
+def test_chinese_drawn_with_the_sites_font(server, browser):
+    """The Chinese of the sidebar, the title, a quote and a code comment is drawn with the
+    site's own Noto Sans SC, glyph for glyph (Chromium's own account of the fonts it used
+    for each element), so that it shows on a machine without any CJK font. On this
+    machine: see `fc-list :lang=zh`; the site's CSS names the font first for CJK code
+    points, so the test holds whether or not the system has CJK fonts."""
+    context, external = _offline_context(browser)
+    page = context.new_page()
+    checked = []
+    try:
+        for rel in ("book/intro.html", "book/project.html"):
+            page.goto(urljoin(server, rel), wait_until="load")
+            page.evaluate(WAIT_FOR_RENDERING)
+            count = page.evaluate("""() => {
+              const cjk = /[\\u3000-\\u9fff\\uff00-\\uffef]/;
+              const picks = ['.bd-sidebar-primary', 'article h1', 'article blockquote', 'article pre']
+                .map((s) => Array.from(document.querySelectorAll(s + ' *'))
+                  .find((e) => Array.from(e.childNodes).some((n) => n.nodeType === 3 && cjk.test(n.data))))
+                .filter(Boolean);
+              picks.forEach((e, i) => e.setAttribute('data-cc-cjk', i));
+              return picks.length;
+            }""")
+            assert count >= 3, f"{rel}: expected Chinese in the sidebar, the title and the text"
+            cdp = context.new_cdp_session(page)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+            for i in range(count):
+                node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": f"[data-cc-cjk='{i}']"})
+                own = page.evaluate(
+                    "(i) => Array.from(document.querySelector(`[data-cc-cjk='${i}']`).childNodes)"
+                    ".filter((n) => n.nodeType === 3).map((n) => n.data).join('')",
+                    i,
+                )
+                fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+                drawn = sum(
+                    f["glyphCount"] for f in fonts if f["familyName"] == CJK_FONT and f["isCustomFont"]
+                )
+                checked.append((rel, own.strip()[:40], fonts))
+                assert drawn >= _direct_cjk(own), (
+                    f"{rel}: {own.strip()[:60]!r}: {_direct_cjk(own)} Chinese characters, "
+                    f"{drawn} drawn with the site's {CJK_FONT}; fonts used: {fonts}"
+                )
+            cdp.detach()
+    finally:
+        page.close()
+        context.close()
+    assert not external, external
+    assert len(checked) >= 6
 
 
 def test_links_and_anchors_resolve(site):

@@ -52,6 +52,7 @@ __all__ = [
     "matmul_kernel",
     "stencil_kernel",
     "jacobi_step",
+    "stream_items",
     "course_kernels",
     "kernel_roof",
     "level_roofs",
@@ -548,14 +549,26 @@ def stencil_kernel(side: int, seed: int = 0) -> Kernel:
     )
 
 
+def stream_items() -> int:
+    """Float64 items in each array of the course's largest streaming kernels.
+
+    The size of the arrays the memory roof itself streams (:func:`machine.measure_bandwidth`):
+    64 MiB, or twice the largest cache the OS reports if that is more, at most 128 MiB, and
+    at most 4 % of the available memory. A dot product of two such vectors repeats the roof's
+    own dot kernel, so it can reach the roof and, beyond noise, not exceed it.
+    """
+    from .machine import cache_sizes, safe_size
+
+    target = min(max(64 * 1024**2, 2 * max(cache_sizes().values(), default=0)), 128 * 1024**2)
+    return max(1 << 16, min(target // 8, safe_size(8, fraction=0.04)))
+
+
 def course_kernels(memory_bytes: int | None = None) -> list[Kernel]:
     """The course's kernels at sizes for the roofline: a dot product and a stencil whose data
-    (``memory_bytes``, default 64 MiB per array or less if memory is short) lie far beyond the
-    caches, and matrix products of 64, 256 and 512."""
-    from .machine import safe_size
-
+    (``memory_bytes`` per array, default :func:`stream_items` float64) are as large as the
+    memory roof's own arrays, and matrix products of 64, 256 and 512."""
     if memory_bytes is None:
-        memory_bytes = min(64 * 1024**2, safe_size(1, fraction=0.04))
+        memory_bytes = 8 * stream_items()
     memory_bytes = check_int("memory_bytes", memory_bytes, 1024)
     n = max(16, memory_bytes // 8)
     side = max(3, math.isqrt(n))
@@ -635,8 +648,18 @@ def reposition(
         bound = F.roofline(pt.intensity, peak, bw)
         limit = "memory" if pt.intensity < F.ridge_point(peak, bw) else "compute"
         out.append(
-            KernelPoint(pt.name, pt.flops, pt.bytes, pt.seconds, pt.intensity, pt.performance, bound,
-                        pt.performance / bound, limit, roof)
+            KernelPoint(
+                pt.name,
+                pt.flops,
+                pt.bytes,
+                pt.seconds,
+                pt.intensity,
+                pt.performance,
+                bound,
+                pt.performance / bound,
+                limit,
+                roof,
+            )
         )
     return out
 
@@ -675,7 +698,9 @@ def measure_kernels(
         bound = F.roofline(k.intensity, peak, bw)
         limit = "memory" if k.intensity < F.ridge_point(peak, bw) else "compute"
         points.append(
-            KernelPoint(k.name, k.flops, k.bytes, seconds, k.intensity, perf, bound, perf / bound, limit, roof)
+            KernelPoint(
+                k.name, k.flops, k.bytes, seconds, k.intensity, perf, bound, perf / bound, limit, roof
+            )
         )
     return points
 
@@ -790,7 +815,9 @@ def plot_roofline(
     (a cache-aware roofline). Minor ticks are off: they double the drawing time of a log axis."""
     peak = check("peak", peak, 0, lo_open=True)
     bandwidth = check("bandwidth", bandwidth, 0, lo_open=True)
-    cache_roofs = {name: check(f"{name} bandwidth", bw, 0, lo_open=True) for name, bw in (cache_roofs or {}).items()}
+    cache_roofs = {
+        name: check(f"{name} bandwidth", bw, 0, lo_open=True) for name, bw in (cache_roofs or {}).items()
+    }
     ridge = F.ridge_point(peak, bandwidth)
     xs = [pt.intensity for pt in points] + [ridge]
     imin = check("imin", imin, 0, lo_open=True) if imin is not None else min(xs) / 4
@@ -800,8 +827,14 @@ def plot_roofline(
     grid = np.geomspace(imin, imax, 64)
     ax.loglog(grid, F.roofline(grid, peak, bandwidth) / 1e9, color="k", lw=2, label="roofline")
     for i, (name, bw) in enumerate(sorted(cache_roofs.items(), key=lambda kv: -kv[1])):
-        ax.loglog(grid, F.roofline(grid, peak, bw) / 1e9, color=str(0.35 + 0.2 * i), lw=1.2, ls="--",
-                  label=f"{name} roof, {bw / 1e9:.3g} GB/s")
+        ax.loglog(
+            grid,
+            F.roofline(grid, peak, bw) / 1e9,
+            color=str(0.35 + 0.2 * i),
+            lw=1.2,
+            ls="--",
+            label=f"{name} roof, {bw / 1e9:.3g} GB/s",
+        )
     ax.axvline(ridge, color="0.6", ls=":", lw=1)
     ax.annotate(
         f"ridge {ridge:.3g} FLOP/B",

@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,6 +67,8 @@ __all__ = [
     "roofs",
     "fraction_of_roof",
     "cache_bandwidth",
+    "BandwidthRoof",
+    "bandwidth_for",
     "time_bound",
     "safe_size",
     "MachineProfile",
@@ -573,8 +576,8 @@ def measure_peak_flops(
     Parameters
     ----------
     n : int in [16, 8192], or None
-        Matrix size; None gives the roof (for another thread count: the roof's size, 2048,
-        or 4096 with 8 or more threads).
+        Matrix size; None gives the roof (for another thread count: the roof's largest
+        size, 2048, or 4096 with 8 or more threads).
     repeat : int in [1, 100], or None
         Timed repeats after one warm-up; the best counts (None: 5).
     dtype : "float64" or "float32"
@@ -695,9 +698,7 @@ def _default_nbytes(arrays: int) -> int:
     return min(target, 128 * 1024**2, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
 
 
-def _measure_bandwidth(
-    nbytes: int | None, repeat: int, kernel: str, threads: int, max_time: float
-) -> float:
+def _measure_bandwidth(nbytes: int | None, repeat: int, kernel: str, threads: int, max_time: float) -> float:
     """One bandwidth measurement (see :func:`measure_bandwidth`), not cached.
 
     Each timed run streams at least 64 MiB: a kernel on arrays small enough to stay in a
@@ -776,12 +777,14 @@ ROOFS_ENV = "COMPUTING_CHANGE_ROOFS"
 class Roofs:
     r"""The machine's roofs, the course's one definition of each (rates in FLOP/s, bytes/s).
 
-    * **Peak** :math:`P`: the best of several timed products of two large square matrices
-      (``n x n``, ``n = matrix_n``, 2048 or 4096; :math:`2n^3` FLOPs each) in NumPy's BLAS,
-      after a warm-up, in two rounds a few seconds apart, in float64 and float32, on all
+    * **Peak** :math:`P`: the best rate of many timed products of two square matrices in
+      NumPy's BLAS (:math:`2n^3` FLOPs each), with :math:`n` = ``matrix_n`` (2048, or 4096
+      with 8 or more cores; less only if memory is short) and :math:`n/2` and :math:`n/4`,
+      after a warm-up, in two rounds a second or more apart, in float64 and float32, on all
       usable cores (``peak_flops``, ``peak_flops_float32``) and on one core
       (``peak_flops_1core``, ``peak_flops_float32_1core``). A peak is a maximum, so the best
-      repeat counts: other programs can only slow a repeat down.
+      repeat counts: other programs can only slow a repeat down, and the shorter products
+      give a busy machine more chances of an undisturbed one.
     * **Memory bandwidth** :math:`\beta`: the best of the dot, copy and triad kernels of
       :func:`measure_bandwidth` on arrays far larger than the caches, on all usable cores
       (``bandwidth``) and on one core (``bandwidth_1core``); the kernels' own figures too.
@@ -851,21 +854,40 @@ class Roofs:
         """The machine balance (ridge point) :math:`P/\\beta` in FLOP per byte."""
         return self.peak(dtype, threads) / self.memory(threads)
 
-    def bound(self, intensity: float | None = None, *, dtype: str = "float64", threads: int | None = None):
-        """The roofline bound :math:`\\min(P, \\beta I)` in FLOP/s at ``intensity`` FLOP/byte
+    def bandwidth_of(self, level: str = "memory", threads: int | None = None) -> float:
+        """The bandwidth roof of ``level``: ``"memory"`` (:meth:`memory`), or ``"L2"`` or
+        ``"L3"`` (:func:`cache_bandwidth`, on one core for ``threads=1``, else all cores)."""
+        if level == "memory":
+            return self.memory(threads)
+        if level not in ("L2", "L3"):
+            raise ValueError(f"level must be 'memory', 'L2' or 'L3'; got {level!r}")
+        return cache_bandwidth(level, threads=1 if self._one_core(threads) else self.cores)
+
+    def bound(
+        self,
+        intensity: float | None = None,
+        *,
+        dtype: str = "float64",
+        threads: int | None = None,
+        level: str = "memory",
+    ):
+        r"""The roofline bound :math:`\min(P, \beta I)` in FLOP/s at ``intensity`` FLOP/byte
         (a number or an array), or the peak alone for ``intensity=None`` (a kernel whose
-        bytes are not counted is placed under the compute roof only)."""
+        bytes are not counted is placed under the compute roof only). :math:`\beta` is the
+        memory roof, or the cache-level roof of ``level`` ("L2", "L3") for a kernel whose
+        data stay in that cache (:func:`bandwidth_for` says which)."""
         peak = self.peak(dtype, threads)
         if intensity is None:
             return peak
         intensity = check("intensity", intensity, 0, lo_open=True)
-        result = np.minimum(peak, self.memory(threads) * np.asarray(intensity))
+        result = np.minimum(peak, self.bandwidth_of(level, threads) * np.asarray(intensity))
         return float(result) if np.ndim(result) == 0 else result
 
-    def roof_name(self, threads: int | None = None, dtype: str = "float64") -> str:
+    def roof_name(self, threads: int | None = None, dtype: str = "float64", level: str = "memory") -> str:
         """Words for the roof a kernel is placed under, for messages and tables."""
         where = "one core" if self._one_core(threads) else f"all {self.cores} usable core(s)"
-        return f"the {dtype} roofline of {where}"
+        memory = "" if level == "memory" else f" with the {level} cache's bandwidth"
+        return f"the {dtype} roofline of {where}{memory}"
 
     def fraction(
         self,
@@ -874,6 +896,7 @@ class Roofs:
         *,
         dtype: str = "float64",
         threads: int | None = None,
+        level: str = "memory",
         what: str = "a kernel",
     ) -> float:
         """Place a kernel: its ``performance`` (FLOP/s) as a fraction of :meth:`bound`.
@@ -882,8 +905,8 @@ class Roofs:
         :func:`check_under_roof`); ``what`` names the kernel in the message.
         """
         performance = check("performance", performance, 0)
-        fraction = performance / self.bound(intensity, dtype=dtype, threads=threads)
-        return check_under_roof(fraction, what, self.roof_name(threads, dtype))
+        fraction = performance / self.bound(intensity, dtype=dtype, threads=threads, level=level)
+        return check_under_roof(fraction, what, self.roof_name(threads, dtype, level))
 
     def as_dict(self) -> dict:
         """All fields, plus the float64 machine balance of all cores and of one, for JSON."""
@@ -912,7 +935,7 @@ class Roofs:
 
 
 _ROOFS: Roofs | None = None
-_ROOFS_LOCK = threading.Lock()
+_ROOFS_LOCK = threading.RLock()
 
 
 def _roofs_from_env() -> Roofs | None:
@@ -938,12 +961,16 @@ def _measure_roofs() -> Roofs:
     peaks: dict[tuple[str, int], float] = {}
     sizes = {}
     for threads in teams:
-        mats = {dt: _matrices(_roof_matrix_size(threads, dt), dt) for dt in _DTYPES}
-        sizes[threads] = mats["float64"][0].shape[0]
+        n = {dt: _roof_matrix_size(threads, dt) for dt in _DTYPES}
+        sizes[threads] = n["float64"]
+        # The roof's size n, and n/2 and n/4 with more repeats: on a quiet machine n is the
+        # fastest, while on a busy one a short product is likelier to run undisturbed.
+        plan = {(dt, n[dt] // d): r for dt in _DTYPES for d, r in ((1, 3), (2, 5), (4, 10))}
+        mats = {key: _matrices(key[1], key[0]) for key in plan}
         with _Threads(threads):
             for rnd in range(2):  # two rounds: a busy moment of the machine rarely hits both
-                for dt in _DTYPES:
-                    rate = _matmul_rate(mats[dt], None, repeat=3, max_time=0.5, warmup=rnd == 0)
+                for (dt, size), repeat in plan.items():
+                    rate = _matmul_rate(mats[dt, size], None, repeat=repeat, max_time=0.3, warmup=rnd == 0)
                     peaks[dt, threads] = max(peaks.get((dt, threads), 0.0), rate)
         del mats
     kernels: dict[tuple[str, int], float] = {}
@@ -1010,18 +1037,49 @@ def fraction_of_roof(
 _CACHE_ROOFS: dict[tuple[str, int], float] = {}
 
 
+class BandwidthRoof(NamedTuple):
+    """What :func:`bandwidth_for` returns: a bandwidth roof (bytes/s) and where it applies
+    (``"L2"``, ``"L3"`` or ``"memory"``)."""
+
+    bandwidth: float
+    level: str
+
+
+def bandwidth_for(nbytes: int, *, threads: int | None = None) -> BandwidthRoof:
+    """The bandwidth roof for a kernel whose data take ``nbytes`` bytes: the roof of the
+    smallest cache that holds them (:func:`cache_bandwidth` of the L2, whose capacity on
+    all cores is each core's own L2 together, then of the L3), or else the memory roof
+    (:attr:`Roofs.bandwidth`; on one core ``bandwidth_1core``).
+
+    A kernel is placed under the roof of where its data live: data that fit in a cache are
+    served at that cache's speed and can beat the memory roof. Cache levels the OS does
+    not report are skipped. ``threads``: 1 for one core, None (or more) for all usable cores.
+    """
+    nbytes = check_int("nbytes", nbytes, 0)
+    one = threads is not None and check_int("threads", threads, 1) == 1
+    cores = 1 if one else usable_cores()
+    caches = cache_sizes()
+    if "L2" in caches and nbytes <= caches["L2"] * cores:
+        return BandwidthRoof(cache_bandwidth("L2", threads=cores), "L2")
+    if "L3" in caches and nbytes <= caches["L3"]:
+        return BandwidthRoof(cache_bandwidth("L3", threads=cores), "L3")
+    return BandwidthRoof(roofs().memory(threads=1 if one else None), "memory")
+
+
 def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: bool = False) -> float:
     """The cache-level roof, in bytes/s: the memory roof's definition (the best of the dot,
-    copy and triad kernels) on arrays that together fill half of the cache ``level``
-    (``"L2"`` or ``"L3"``), so that they stay in it.
+    copy and triad kernels) on arrays small enough to stay in the cache ``level`` (``"L2"``
+    or ``"L3"``): together half of the L2 (of each core's own L2, on all cores), or a
+    quarter of the L3 (an L3 is shared, in a virtual machine with other machines too), but
+    never less than twice what the L2 caches hold.
 
     A kernel whose data stay in that cache is placed under this roof, not under the memory
-    roof (:attr:`Roofs.bandwidth`), which it can beat. Measured on first use and reused for
-    the session (``refresh=True`` measures again); ``threads=1`` for one core, None for all
-    usable cores (each core's share of the arrays then fills half of its own L2; an L3 is
-    shared). There is no L1 roof: an L1 cache is so small that the fixed cost of a NumPy
-    call, not the cache, would set the figure. Raises ``ValueError`` for another level or
-    when the OS does not report the level's size (see :func:`cache_sizes`).
+    roof (:attr:`Roofs.bandwidth`), which it can beat (:func:`bandwidth_for` chooses).
+    Measured on first use and reused for the session (``refresh=True`` measures again);
+    ``threads=1`` for one core, None for all usable cores. There is no L1 roof: an L1 cache
+    is so small that the fixed cost of a NumPy call, not the cache, would set the figure.
+    Raises ``ValueError`` for another level or when the OS does not report the level's size
+    (see :func:`cache_sizes`).
     """
     if level not in ("L2", "L3"):
         raise ValueError(f"level must be 'L2' or 'L3'; got {level!r}")
@@ -1032,7 +1090,8 @@ def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: b
     threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
     key = (level, threads)
     if refresh or key not in _CACHE_ROOFS:
-        share = size * (threads if level == "L2" else 1) // 2
+        l2 = cache_sizes().get("L2", 0) * threads
+        share = l2 // 2 if level == "L2" else min(size // 2, max(size // 4, 2 * l2))
         rates = []
         for k, arrays in _KERNELS.items():
             nbytes = max(1024, share // arrays // 4096 * 4096)
@@ -1184,7 +1243,10 @@ class MachineProfile:
             ("Memory bandwidth (triad, all usable cores)", _rate_text(self.bandwidth_triad, "B/s")),
             ("Memory roof (best of the three, all usable cores)", _rate_text(self.bandwidth, "B/s")),
             ("Memory roof (best of the three, 1 core)", _rate_text(self.bandwidth_1thread, "B/s")),
-            ("Machine balance (float64, all usable cores)", "not measured" if balance is None else f"{balance:.3g} FLOP/byte"),
+            (
+                "Machine balance (float64, all usable cores)",
+                "not measured" if balance is None else f"{balance:.3g} FLOP/byte",
+            ),
         ]
 
     def markdown(self) -> str:

@@ -23,6 +23,7 @@ the allowed range. Nothing here asserts a speed: timings belong in notebooks and
 
 from __future__ import annotations
 
+import itertools
 import math
 import tracemalloc
 from collections.abc import Callable
@@ -680,7 +681,9 @@ def level_medians(sizes, times, caches: dict[str, int] | None = None) -> dict[st
     sizes = np.atleast_1d(check("sizes", sizes, 0, lo_open=True))
     times = np.atleast_1d(check("times", times, 0))
     if sizes.shape != times.shape or sizes.ndim != 1:
-        raise ValueError(f"sizes and times must be 1-D and of the same length; got {sizes.shape}, {times.shape}")
+        raise ValueError(
+            f"sizes and times must be 1-D and of the same length; got {sizes.shape}, {times.shape}"
+        )
     caches = machine.cache_sizes() if caches is None else caches
     order = ["unknown"] if not caches else [*sorted(caches, key=caches.get), "DRAM"]
     groups: dict[str, list[float]] = {}
@@ -709,14 +712,20 @@ def describe_steps(level_times: dict[str, float], threshold: float = 1.3) -> str
         return "could not be matched to cache levels: the OS does not report their sizes here"
     if len(names) == 1:
         return f"stayed within one level ({names[0]}) over the sizes measured"
-    pairs = [(a, b, level_times[b] / level_times[a]) for a, b in zip(names, names[1:])]
+    pairs = [(a, b, level_times[b] / level_times[a]) for a, b in itertools.pairwise(names)]
     rose = [f"{_fold(r)} from {a} to {b}" for a, b, r in pairs if r >= threshold]
     flat = [f"{_fold(r)} from {a} to {b}" for a, b, r in pairs if r < threshold]
     if not flat:
         return "rose at every level boundary the scan crossed: " + ", ".join(rose)
     if not rose:
         return "did not rise clearly at any level boundary: " + ", ".join(flat)
-    return "rose at some level boundaries (" + ", ".join(rose) + ") but not clearly at others (" + ", ".join(flat) + ")"
+    return (
+        "rose at some level boundaries ("
+        + ", ".join(rose)
+        + ") but not clearly at others ("
+        + ", ".join(flat)
+        + ")"
+    )
 
 
 def random_access_model(nbytes, levels: dict[str, tuple[float, float]]):
