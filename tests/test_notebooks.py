@@ -4,6 +4,7 @@ the website and nbval need (alt text on images, tags on cells whose output varie
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,43 @@ def test_widgets_are_probed_with_bad_input(path):
         "".join(o.get("text", "")) for o in last.get("outputs", []) if o["output_type"] == "stream"
     )
     assert "all handled" in text, f"the widget probe did not pass: {text!r}"
+
+
+GLYPH_MISSING = re.compile(r"Glyph \d+ .{0,80}?missing from (?:current )?font")
+SVG_TEXT = re.compile(r"<text\b[^>]*>(.*?)</text>", re.S)
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _all_outputs(node):
+    """Every output in a notebook: the cells' and those saved in widget state (the outputs
+    of Output widgets, which the website draws too)."""
+    if isinstance(node, dict):
+        if "output_type" in node:
+            yield node
+        for value in node.values():
+            yield from _all_outputs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _all_outputs(value)
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_figures_have_the_glyphs_they_show(path):
+    """No figure shows a character its font lacks (an empty box on the page): no
+    matplotlib "Glyph ... missing from font" warning in any output, and no Chinese in an
+    SVG's <text>, which an <img> draws with the reader's system fonts, not the site's
+    Noto Sans SC (draw such text as paths, or put it in the page's HTML)."""
+    problems = []
+    for out in _all_outputs(_load(path)):
+        data = out.get("data", {}) if isinstance(out.get("data"), dict) else {}
+        texts = [out.get("text"), out.get("evalue"), out.get("traceback"), data.get("text/plain")]
+        for text in map(_text, texts):
+            problems += [m.group(0) for m in GLYPH_MISSING.finditer(text)]
+        for m in SVG_TEXT.finditer(_text(data.get("image/svg+xml"))):
+            if CJK.search(m.group(1)):
+                problems.append(f"Chinese in SVG text: {m.group(1)[:40]!r}")
+    assert not problems, "characters missing from the figure's font: " + "; ".join(sorted(set(problems))[:5])

@@ -8,17 +8,21 @@ does not tell. Demo sizes in every chapter come from :func:`usable_cores` and
 **The roofs.** Two rates are *measured* rather than read, and the course has one
 definition of each (:class:`Roofs`, returned by :func:`roofs`):
 
-* the **peak** :math:`P`, the floating-point throughput of large matrix products in
-  NumPy's BLAS (best of several timed repeats after a warm-up, in two rounds), in float64
-  and float32, on all usable cores and on one core;
+* the **peak** :math:`P`, the floating-point throughput of matrix products in NumPy's BLAS
+  (the best of many timed products of 2048 x 2048 matrices, or 4096 with 8 or more cores,
+  and of half and a quarter of that size, after a warm-up, in two rounds), in float64 and
+  float32, on all usable cores and on one core;
 * the **memory bandwidth** :math:`\beta`, the best of three streaming kernels (dot, copy
-  and triad) on arrays far larger than the caches, on all usable cores and on one core.
+  and triad) on arrays of up to 128 MiB each (together four times the last-level cache,
+  where that limit and the memory allow), on all usable cores and on one core.
 
-They are measured once per Python session, on first use (5 to 10 seconds), and every
-chapter and benchmark reuses them: :func:`measure_peak_flops` and
-:func:`measure_bandwidth` called without a size, :func:`profile`, and :func:`fraction_of_roof`
-all return or use the same numbers; ``refresh=True`` measures them again. A kernel whose data
-stay in a cache is placed under the cache-level roof :func:`cache_bandwidth` instead. Their
+They are measured once per Python session, on first use (5 to 10 seconds on a quiet
+machine), and every chapter and benchmark reuses them: :func:`measure_peak_flops` and
+:func:`measure_bandwidth` called without a size, :func:`profile`, and
+:func:`fraction_of_roof` all return or use the same numbers; ``refresh=True`` measures them
+again. A kernel on one thread is placed under the one-core roofs, and a kernel whose data
+stay in a cache under that cache's roof, :func:`cache_bandwidth` (:func:`bandwidth_for`
+chooses by the size of the data). Their
 ratio :math:`P/\beta` is the machine balance in FLOP per byte, the ridge point of chapter 4's
 roofline. No kernel can run above the roof it is placed under; a measured fraction above
 :data:`ROOF_TOLERANCE` (1.05: measurement noise allows 5 %) is refused with
@@ -786,7 +790,8 @@ class Roofs:
       repeat counts: other programs can only slow a repeat down, and the shorter products
       give a busy machine more chances of an undisturbed one.
     * **Memory bandwidth** :math:`\beta`: the best of the dot, copy and triad kernels of
-      :func:`measure_bandwidth` on arrays far larger than the caches, on all usable cores
+      :func:`measure_bandwidth` on arrays of up to 128 MiB each (together four times the
+      last-level cache, where that limit and the memory allow), on all usable cores
       (``bandwidth``) and on one core (``bandwidth_1core``); the kernels' own figures too.
 
     What uses all cores is never below what uses one (a program may leave cores idle), so
