@@ -779,24 +779,38 @@ def test_measure_roofs_all_cores_never_below_one(monkeypatch):
     assert r.peak_flops_1core == 40e9 and r.peak_flops == 40e9  # max(20e9, 40e9)
     assert r.peak_flops_float32 == 240e9 and r.peak_flops_float32_1core == 80e9
     assert r.bandwidth_1core == 10e9 and r.bandwidth == 10e9 and r.bandwidth_dot == 5e9
-    # the roof's size and its half and quarter, more repeats for the smaller, in two rounds
+    # the roof's size and its half and quarter, more repeats for the smaller ones
     assert sorted({(n, rep) for _, dt, n, rep in seen if dt == "float64"}) == [
-        (512, 10),
-        (1024, 5),
+        (512, 16),
+        (1024, 6),
         (2048, 3),
     ]
-    assert len(seen) == 2 * 2 * 2 * 3 and {t for t, *_ in seen} == {1, 4}
+    # a quiet machine: the second round raised nothing, so there were two
+    assert r.rounds == 2 and len(seen) == 2 * 2 * 2 * 3 and {t for t, *_ in seen} == {1, 4}
 
 
-def test_measure_roofs_on_one_core_measures_once(monkeypatch):
+def test_measure_roofs_on_one_core_measures_once_per_round(monkeypatch):
     monkeypatch.setattr(machine, "usable_cores", lambda: 1)
     monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1)), None, None))
     calls = []
     monkeypatch.setattr(machine, "_matmul_rate", lambda *a, **k: calls.append(1) or 10e9)
     monkeypatch.setattr(machine, "_measure_bandwidth", lambda *a: calls.append(2) or 5e9)
     r = machine._measure_roofs()
-    assert calls.count(1) == 12 and calls.count(2) == 3  # 2 rounds x 2 dtypes x 3 sizes; 3 kernels
+    assert r.rounds == 2 and calls.count(1) == 2 * 6 and calls.count(2) == 2 * 3  # 2 dtypes x 3 sizes
     assert r.peak_flops == r.peak_flops_1core and r.bandwidth == r.bandwidth_1core
+
+
+def test_measure_roofs_goes_on_while_a_round_raises_a_roof(monkeypatch):
+    """A busy machine: every round finds more, so rounds go on up to the most allowed."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: 1)
+    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1)), None, None))
+    rising = iter(range(1, 10**6))
+    monkeypatch.setattr(machine, "_matmul_rate", lambda *a, **k: 1e9 * 1.1 ** next(rising))
+    monkeypatch.setattr(machine, "_measure_bandwidth", lambda *a: 5e9)
+    r = machine._measure_roofs()
+    assert r.rounds == machine._ROOF_ROUNDS[1]
+    monkeypatch.setattr(machine, "_ROOF_BUDGET", 0.0)  # out of time: the two rounds only
+    assert machine._measure_roofs().rounds == 2
 
 
 @pytest.mark.parametrize(
