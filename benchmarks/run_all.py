@@ -109,8 +109,7 @@ def main(argv=None) -> int:
         "benchmarks": {},
     }
     roofs_dir = tempfile.TemporaryDirectory()
-    roofs_file = Path(roofs_dir.name) / "roofs.json"
-    roofs_file.write_text(json.dumps(roofs.as_dict()))
+    roofs_file = roofs.save(Path(roofs_dir.name) / "roofs.json")
     env = dict(os.environ, **{machine.ROOFS_ENV: str(roofs_file)})
     scripts = sorted(
         p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")

@@ -155,33 +155,34 @@ REPORT = """() => {
 }"""
 
 
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {
-    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']},
-    resultTypes: ['violations'], iframes: false, performanceTimer: false,
-  });
-  return result.violations
+# The audit, started on a page and collected later (``visits`` loads the next page while it
+# runs): axe-core's WCAG 2 A and AA rules in light mode; then the reader's route to dark
+# mode, the theme's own switch button (it cycles auto, light, dark), a wait until the page
+# background is dark, so that the colour-contrast rule reads the dark palette and not a
+# transition's middle; and the same rules in dark mode.
+AUDIT = """() => { window.__ccAudit = (async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const frames = async () => { for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r)); };
+  const run = async () => (await axe.run(document, {
+      runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']},
+      resultTypes: ['violations'], iframes: false, performanceTimer: false,
+    })).violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
                   nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ').slice(0, 200))}));
-}"""
-
-# The reader's route to dark mode: the theme's own switch button (it cycles auto, light,
-# dark), then wait until the page background is dark, so that the audit's colour-contrast
-# rule reads the dark palette, not a transition's middle.
-TO_DARK = """async () => {
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const button = document.querySelector('.theme-switch-button');
-  for (let i = 0; button && i < 3 && document.documentElement.dataset.theme !== 'dark'; i++) button.click();
   const luminance = () => {
     const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
   };
+  const light = {theme: document.documentElement.dataset.theme, luminance: luminance(), violations: await run()};
+  const button = document.querySelector('.theme-switch-button');
+  for (let i = 0; button && i < 3 && document.documentElement.dataset.theme !== 'dark'; i++) button.click();
   for (let i = 0; i < 40 && luminance() > 0.25; i++) await sleep(25);
   await sleep(200);  // the theme's colour transitions take 150 ms
-  for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r));
-  return {theme: document.documentElement.dataset.theme, luminance: luminance()};
-}"""
+  await frames();
+  const dark = {theme: document.documentElement.dataset.theme, luminance: luminance(), violations: await run()};
+  return {light, dark};
+})(); }"""
 
 
 def _offline_context(browser, **kwargs):
@@ -202,34 +203,38 @@ def _offline_context(browser, **kwargs):
     return context, external
 
 
-def _axe_problems(page, label: str) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    return [
-        f"{label}: {v['id']} ({v['impact']}, {v['count']} nodes): {v['help']}; e.g. {' | '.join(v['nodes'])}"
-        for v in page.evaluate(AXE_RUN)
-    ]
+def _collect_audit(page, rel: str) -> list[str]:
+    """Wait for the audit started on ``page``; its problems, one line each."""
+    result = page.evaluate("() => window.__ccAudit")
+    problems = []
+    for mode, want_dark in (("light", False), ("dark", True)):
+        got = result[mode]
+        if (got["theme"] == "dark") != want_dark or (got["luminance"] < 0.25) != want_dark:
+            problems.append(
+                f"{mode} {rel}: not in {mode} mode: theme {got['theme']!r}, background {got['luminance']:.2f}"
+            )
+        problems += [
+            f"{mode} {rel}: {v['id']} ({v['impact']}, {v['count']} nodes): {v['help']}; "
+            f"e.g. {' | '.join(v['nodes'])}"
+            for v in got["violations"]
+        ]
+    return problems
 
 
 @pytest.fixture(scope="session")
 def visits(site, server, browser):
-    """Visit every page once, in light mode and then in dark mode (the theme's switch), and
-    collect what each test below judges: rendering problems, axe-core violations."""
+    """Visit every page once and collect what the tests below judge: rendering problems,
+    and the axe-core audit in light and in dark mode. Each page's audit runs while the next
+    page loads (two pages at a time, each in its own context, so that one page's switch to
+    dark mode, which the theme remembers in localStorage, never reaches the other)."""
     assert AXE.exists(), f"{AXE} missing: run `python scripts/fetch_assets.py`"
     pages = _pages(site)
     assert len(pages) >= 4
-    out = {
-        "render": [],
-        "axe": [],
-        "external": [],
-        "maths": 0,
-        "views": 0,
-        "controls": 0,
-        "cjk_pages": 0,
-        "audited": 0,
-    }
-    context, external = _offline_context(browser, color_scheme="light")
-    # each page opens in light mode (the switch to dark below is remembered by the theme)
-    context.add_init_script("localStorage.setItem('mode', 'light')")
+    out = {"render": [], "axe": [], "maths": 0, "views": 0, "controls": 0, "cjk_pages": 0, "audited": 0}
+    contexts = [_offline_context(browser, color_scheme="light") for _ in range(2)]
+    for context, _ in contexts:  # every page opens in light mode
+        context.add_init_script("localStorage.setItem('mode', 'light')")
+    pending = None
     for path in pages:
         rel = path.relative_to(site).as_posix()
         target = _redirect(path)
@@ -237,7 +242,7 @@ def visits(site, server, browser):
             if not (path.parent / target).exists():
                 out["render"].append(f"{rel}: redirects to missing {target}")
             continue
-        page = context.new_page()
+        page = contexts[out["audited"] % 2][0].new_page()
         errs: list[str] = []
         page.on(
             "console",
@@ -274,17 +279,19 @@ def visits(site, server, browser):
                 )
         errs += [f"widget control not reachable with Tab: {c}" for c in info["unfocusable"]]
         out["render"] += [f"{rel}: {e}" for e in errs]
-        if info["theme"] != "light":
-            out["axe"].append(f"{rel}: expected the light theme, got {info['theme']!r}")
-        out["axe"] += _axe_problems(page, f"light {rel}")
-        dark = page.evaluate(TO_DARK)
-        if dark["theme"] != "dark" or dark["luminance"] > 0.25:
-            out["axe"].append(f"{rel}: the theme switch did not reach dark mode: {dark}")
-        out["axe"] += _axe_problems(page, f"dark {rel}")
+        page.add_script_tag(path=str(AXE))
+        page.evaluate(AUDIT)  # starts the audit and returns at once
+        if pending is not None:
+            out["axe"] += _collect_audit(*pending)
+            pending[0].close()
+        pending = (page, rel)
         out["audited"] += 1
-        page.close()
-    context.close()
-    out["external"] = sorted(set(external))
+    if pending is not None:
+        out["axe"] += _collect_audit(*pending)
+        pending[0].close()
+    out["external"] = sorted({url for context, external in contexts for url in external})
+    for context, _ in contexts:
+        context.close()
     return out
 
 

@@ -702,6 +702,11 @@ def _default_nbytes(arrays: int) -> int:
     return min(target, 128 * 1024**2, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
 
 
+def _stream_bytes() -> int:
+    """The smallest working set (all arrays together, bytes) of the memory roof's kernels."""
+    return min(arrays * _default_nbytes(arrays) // 8 * 8 for arrays in _KERNELS.values())
+
+
 def _measure_bandwidth(nbytes: int | None, repeat: int, kernel: str, threads: int, max_time: float) -> float:
     """One bandwidth measurement (see :func:`measure_bandwidth`), not cached.
 
@@ -789,14 +794,16 @@ class Roofs:
       (``peak_flops_1core``, ``peak_flops_float32_1core``). A peak is a maximum, so the best
       repeat counts: other programs can only slow a repeat down, and the shorter products
       give a busy machine more chances of an undisturbed one. After two ``rounds`` of every
-      measurement, more follow (up to 8, within 30 s) while a round still raises a roof by
-      more than 3 %: on a quiet machine two rounds agree, on a busy one a later round can
-      catch a quieter moment.
+      measurement, more follow (up to 8, while 15 s have not passed) while a round still
+      raises a roof by more than 3 %: on a quiet machine two rounds agree, on a busy one a
+      later round can catch a quieter moment.
     * **Memory bandwidth** :math:`\beta`: the best of the dot, copy and triad kernels of
       :func:`measure_bandwidth` on arrays of up to 128 MiB each (together four times the
       last-level cache, where that limit and the memory allow), on all usable cores
       (``bandwidth``) and on one core (``bandwidth_1core``), in the same rounds; the
-      kernels' own figures too.
+      kernels' own figures too. ``stream_bytes`` is the smallest of the three kernels'
+      working sets (all their arrays together): data at least that large go under this
+      roof, smaller data under a cache-level roof (:func:`bandwidth_for`).
 
     What uses all cores is never below what uses one (a program may leave cores idle), so
     each all-core roof is at least its one-core roof. A kernel is placed under the roof of
@@ -821,6 +828,7 @@ class Roofs:
     matrix_n: int
     seconds: float
     rounds: int = 2
+    stream_bytes: int = 0
     source: str = "measured"
 
     def __post_init__(self):
@@ -925,6 +933,13 @@ class Roofs:
         d["balance_1core"] = self.balance(threads=1)
         return d
 
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the roofs as JSON to ``path``, for :data:`ROOFS_ENV` to name: every process
+        started with that variable set then reuses them instead of measuring its own."""
+        path = Path(path)
+        path.write_text(json.dumps(self.as_dict(), indent=1))
+        return path
+
     @classmethod
     def from_dict(cls, d: dict) -> Roofs:
         """The roofs :meth:`as_dict` wrote (other keys ignored)."""
@@ -967,7 +982,7 @@ def _roofs_from_env() -> Roofs | None:
 #: ``_ROOF_BUDGET`` seconds) while a round still raises a roof by more than 3 %: on a quiet
 #: machine two rounds agree, on a busy one later rounds may catch a quieter moment.
 _ROOF_ROUNDS = (2, 8)
-_ROOF_BUDGET = 30.0
+_ROOF_BUDGET = 15.0
 
 
 def _measure_roofs() -> Roofs:
@@ -985,6 +1000,7 @@ def _measure_roofs() -> Roofs:
     mats = {key: _matrices(key[1], key[0]) for plan in plans.values() for key in plan}
     peaks: dict[tuple[str, int], float] = {}
     kernels: dict[tuple[str, int], float] = {}
+    stream_bytes = _stream_bytes()
 
     def raise_to(table: dict, key: tuple, value: float) -> bool:
         """Keep the best; say whether ``value`` beat it by more than 3 %."""
@@ -1027,6 +1043,7 @@ def _measure_roofs() -> Roofs:
         matrix_n=sizes[cores]["float64"],
         seconds=time.perf_counter() - start,
         rounds=rounds,
+        stream_bytes=stream_bytes,
     )
 
 
@@ -1067,61 +1084,44 @@ def fraction_of_roof(
 _CACHE_ROOFS: dict[tuple[str, int], float] = {}
 
 
-class BandwidthRoof(NamedTuple):
-    """What :func:`bandwidth_for` returns: a bandwidth roof (bytes/s) and where it applies
-    (``"L2"``, ``"L3"`` or ``"memory"``)."""
-
-    bandwidth: float
-    level: str
+#: The L2 cache per core assumed when the OS does not report one (common in virtual machines).
+_L2_ASSUMED = 1024**2
 
 
-def bandwidth_for(nbytes: int, *, threads: int | None = None) -> BandwidthRoof:
-    """The bandwidth roof for a kernel whose data take ``nbytes`` bytes: the roof of the
-    smallest cache that holds them (:func:`cache_bandwidth` of the L2, whose capacity on
-    all cores is each core's own L2 together, then of the L3), or else the memory roof
-    (:attr:`Roofs.bandwidth`; on one core ``bandwidth_1core``).
-
-    A kernel is placed under the roof of where its data live: data that fit in a cache are
-    served at that cache's speed and can beat the memory roof. Cache levels the OS does
-    not report are skipped. ``threads``: 1 for one core, None (or more) for all usable cores.
-    """
-    nbytes = check_int("nbytes", nbytes, 0)
-    one = threads is not None and check_int("threads", threads, 1) == 1
-    cores = 1 if one else usable_cores()
-    caches = cache_sizes()
-    if "L2" in caches and nbytes <= caches["L2"] * cores:
-        return BandwidthRoof(cache_bandwidth("L2", threads=cores), "L2")
-    if "L3" in caches and nbytes <= caches["L3"]:
-        return BandwidthRoof(cache_bandwidth("L3", threads=cores), "L3")
-    return BandwidthRoof(roofs().memory(threads=1 if one else None), "memory")
+def _l2_total(threads: int) -> int:
+    """What the L2 caches of ``threads`` cores hold together (each core has its own)."""
+    return (cache_sizes().get("L2") or _L2_ASSUMED) * threads
 
 
 def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: bool = False) -> float:
-    """The cache-level roof, in bytes/s: the memory roof's definition (the best of the dot,
-    copy and triad kernels) on arrays small enough to stay in the cache ``level`` (``"L2"``
-    or ``"L3"``): together half of the L2 (of each core's own L2, on all cores), or a
-    quarter of the L3 (an L3 is shared, in a virtual machine with other machines too), but
-    never less than twice what the L2 caches hold.
+    """A cache-level roof, in bytes/s: the memory roof's definition (the best of the dot,
+    copy and triad kernels) on arrays small enough to be served by the cache ``level``.
 
-    A kernel whose data stay in that cache is placed under this roof, not under the memory
-    roof (:attr:`Roofs.bandwidth`), which it can beat (:func:`bandwidth_for` chooses).
+    * ``"L2"``: arrays that together fill half of the L2 caches of the cores used (each
+      core has its own; 1 MiB per core is assumed when the OS does not say);
+    * ``"L3"``: arrays that together fill twice those L2 caches (at most half the L3): the
+      smallest data :func:`bandwidth_for` places under the L3 roof, so the fastest. The size
+      the OS reports for an L3 is often more than one virtual machine can use, so the roof
+      is not measured at that size.
+
+    Bandwidth only falls as data grow, so each roof bounds every size placed under it. A
+    kernel whose data may stay in a cache is placed under that cache's roof, not under the
+    memory roof (:attr:`Roofs.bandwidth`), which it can beat (:func:`bandwidth_for` chooses).
     Measured on first use and reused for the session (``refresh=True`` measures again);
     ``threads=1`` for one core, None for all usable cores. There is no L1 roof: an L1 cache
     is so small that the fixed cost of a NumPy call, not the cache, would set the figure.
-    Raises ``ValueError`` for another level or when the OS does not report the level's size
-    (see :func:`cache_sizes`).
+    Raises ``ValueError`` for another level, or for ``"L3"`` when the OS reports none.
     """
     if level not in ("L2", "L3"):
         raise ValueError(f"level must be 'L2' or 'L3'; got {level!r}")
-    size = cache_sizes().get(level)
-    if size is None:
+    if level == "L3" and "L3" not in cache_sizes():
         known = ", ".join(sorted(cache_sizes())) or "none"
         raise ValueError(f"level must be a cache the OS reports here ({known}); got {level!r}")
     threads = usable_cores() if threads is None else check_int("threads", threads, 1, 1024)
     key = (level, threads)
     if refresh or key not in _CACHE_ROOFS:
-        l2 = cache_sizes().get("L2", 0) * threads
-        share = l2 // 2 if level == "L2" else min(size // 2, max(size // 4, 2 * l2))
+        l2 = _l2_total(threads)
+        share = l2 // 2 if level == "L2" else min(2 * l2, cache_sizes()["L3"] // 2)
         rates = []
         for k, arrays in _KERNELS.items():
             nbytes = max(1024, share // arrays // 4096 * 4096)
@@ -1129,6 +1129,39 @@ def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: b
             rates.append(_measure_bandwidth(nbytes, 20, k, threads, 0.2))
         _CACHE_ROOFS[key] = max(rates)
     return _CACHE_ROOFS[key]
+
+
+class BandwidthRoof(NamedTuple):
+    """What :func:`bandwidth_for` returns: a bandwidth roof (bytes/s) and which one it is
+    (``"L2"``, ``"L3"`` or ``"memory"``)."""
+
+    bandwidth: float
+    level: str
+
+
+def bandwidth_for(nbytes: int, *, threads: int | None = None) -> BandwidthRoof:
+    """The bandwidth roof for a kernel whose data take ``nbytes`` bytes, chosen by size:
+
+    * at least the memory roof's own arrays (:attr:`Roofs.stream_bytes`): the memory roof
+      (:attr:`Roofs.bandwidth`, on one core ``bandwidth_1core``), which was measured on
+      data that large, and larger data stream no faster;
+    * else at least twice what the L2 caches of the cores used hold, on a machine whose OS
+      reports an L3: the L3 roof (:func:`cache_bandwidth`), measured at that size;
+    * else the L2 roof: data that small may be served by the L2 caches.
+
+    Each roof is measured on the smallest data placed under it, so no kernel can stream
+    faster than its roof for being smaller. ``threads``: 1 for one core, None (or more) for
+    all usable cores.
+    """
+    nbytes = check_int("nbytes", nbytes, 0)
+    one = threads is not None and check_int("threads", threads, 1) == 1
+    cores = 1 if one else usable_cores()
+    r = roofs()
+    if nbytes >= (r.stream_bytes or _stream_bytes()):
+        return BandwidthRoof(r.memory(threads=1 if one else None), "memory")
+    if "L3" in cache_sizes() and nbytes >= 2 * _l2_total(cores):
+        return BandwidthRoof(cache_bandwidth("L3", threads=cores), "L3")
+    return BandwidthRoof(cache_bandwidth("L2", threads=cores), "L2")
 
 
 def time_bound(flops: float, nbytes: float, *, peak_flops: float, bandwidth: float) -> float:
@@ -1356,3 +1389,23 @@ def summary() -> str:
     mem = total_memory()
     mem_s = f", {mem / 1024**3:.0f} GiB" if mem else ""
     return f"{proc}, {usable_cores()} usable core(s){mem_s}; {system}; Python {py}, NumPy {npv}"
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m computing_change.machine [FILE]``: measure the roofs, print them, and
+    write them to FILE for :data:`ROOFS_ENV`, so that several processes (the notebooks of one
+    build, the scripts of one benchmark run) share one measurement."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    r = roofs(refresh=True)
+    for name, value in r.rows():
+        print(f"{name}: {value}")
+    print(f"measured in {r.seconds:.1f} s ({r.rounds} rounds) on: {summary()}")
+    if args:
+        print(f"written to {r.save(args[0])}; set {ROOFS_ENV}={args[0]} to reuse them")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
