@@ -143,9 +143,7 @@ def test_side_of_model_shifts(values, shift):
     assert dist.side_of_model(model + shift + 1e-9, model) == "above"
 
 
-@pytest.mark.parametrize(
-    "args", [([1, 2], [1]), ([float("nan")], [1]), ([1], [1], -0.1), ("x", [1])]
-)
+@pytest.mark.parametrize("args", [([1, 2], [1]), ([float("nan")], [1]), ([1], [1], -0.1), ("x", [1])])
 def test_side_of_model_validates(args):
     with pytest.raises(ValueError, match="measured|model|tol"):
         dist.side_of_model(*args)

@@ -158,8 +158,8 @@ REPORT = """() => {
 # The audit, started on a page and collected later (``visits`` loads the next page while it
 # runs): axe-core's WCAG 2 A and AA rules in light mode; then the reader's route to dark
 # mode, the theme's own switch button (it cycles auto, light, dark), a wait until the page
-# background is dark, so that the colour-contrast rule reads the dark palette and not a
-# transition's middle; and the same rules in dark mode.
+# background is dark and every CSS transition has ended, so that the colour-contrast rule
+# reads the dark palette and not a transition's middle; and the same rules in dark mode.
 AUDIT = """() => { window.__ccAudit = (async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const frames = async () => { for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r)); };
@@ -178,7 +178,9 @@ AUDIT = """() => { window.__ccAudit = (async () => {
   const button = document.querySelector('.theme-switch-button');
   for (let i = 0; button && i < 3 && document.documentElement.dataset.theme !== 'dark'; i++) button.click();
   for (let i = 0; i < 40 && luminance() > 0.25; i++) await sleep(25);
-  await sleep(200);  // the theme's colour transitions take 150 ms
+  await frames();  // the colour transitions (150 ms) have started; wait until all are over
+  for (let i = 0; i < 100 && document.getAnimations().some((a) => a.playState === 'running'
+       && a instanceof CSSTransition); i++) await sleep(25);
   await frames();
   const dark = {theme: document.documentElement.dataset.theme, luminance: luminance(), violations: await run()};
   return {light, dark};
