@@ -95,9 +95,9 @@ GROUPS = [["a5_ladder", "a2_out_of_core"], ["a4_scaling", "a1_speedup", "a3_roof
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """Every assignment built by otter assign (without grading) into a temporary folder,
-    and the machine's roofs measured meanwhile for the gradings.
+def built(tmp_path_factory):
+    """Every assignment built by otter assign (without grading) into a temporary folder;
+    meanwhile the machine's roofs are being measured for the gradings (:func:`report`).
 
     A roof is the best rate seen, and other programs can only slow a measurement down, so
     the roofs are measured twice and the higher value of each is kept: a busy moment of a
@@ -108,15 +108,15 @@ def built(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     env = _env(work)
     var = _roofs_var()
     roofs = _start(["-c", _ROOFS_CODE, str(work / "roofs.json")], env, work / "roofs.log") if var else None
-    build = _start([str(SCRIPT), "--no-run-tests", "--out", str(work / "out")], env, work / "build.log")
     try:
-        _finish(build, timeout=600)
+        _finish(
+            _start([str(SCRIPT), "--no-run-tests", "--out", str(work / "out")], env, work / "build.log"), 600
+        )
+        yield work, env, roofs, var
     finally:
-        if roofs:
-            _finish(roofs, timeout=600)
-    if var:
-        env[var] = str(work / "roofs.json")
-    return work, env
+        if roofs and roofs[0].poll() is None:
+            roofs[0].kill()
+            roofs[0].wait()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,10 @@ def report(built) -> dict:
     and the timed checks fail only when a notebook runs too fast), in one otherwise."""
     from computing_change.machine import usable_cores
 
-    work, env = built
+    work, env, roofs, var = built
+    if roofs:
+        _finish(roofs, timeout=600)
+        env = {**env, var: str(work / "roofs.json")}
     groups = GROUPS if usable_cores() >= 2 else [NAMES]
     assert sorted(sum(groups, [])) == NAMES
     runs = [
@@ -193,7 +196,7 @@ def _tests_in_zip(autograder: Path) -> dict[str, dict]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_student_notebook_has_no_solution_and_no_hidden_test(built, name):
-    work, _ = built
+    work = built[0]
     paths = BA.paths(name, work / "out")
     student = json.loads(paths.student.read_text())
     code = ["".join(c["source"]) for c in student["cells"] if c["cell_type"] == "code"]
