@@ -41,7 +41,7 @@ REGISTRY = "https://registry.npmjs.org"
 # characters are drawn with it on every machine, whatever CJK fonts the system has or lacks,
 # and everything else (Latin text, quotes, dashes) with the theme's own fonts. Each weight is
 # ~90 unicode-range slices, so a browser fetches only the slices whose characters a page
-# shows (a few hundred kB for a page of Chinese).
+# shows (0.5-0.7 MB for a page of Chinese; the browser caches them across pages).
 FONT_WEIGHTS = ("400", "700")
 CJK_RANGES = [
     (0x2E80, 0x2FFF),  # radicals, Kangxi, ideographic description

@@ -37,6 +37,13 @@ DONE = {
     "book/principles/memory.ipynb",
     "book/models/fitting.ipynb",
     "book/models/field_models.ipynb",
+    "book/principles/parallel.ipynb",
+    "book/principles/distributed.ipynb",
+    "book/principles/algorithms.ipynb",
+    "book/applications/medical.ipynb",
+    "book/tools.ipynb",
+    "book/faq.ipynb",
+    "book/models/article_formulas.ipynb",
 }
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

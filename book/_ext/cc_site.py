@@ -134,8 +134,19 @@ def _depart_citation(self: HTML5Translator, node) -> None:
     HTML5Translator.depart_citation(self, node)
 
 
+def _singlehtml_handlers(app: Sphinx) -> None:
+    """The single-page build (scripts/build_pdf.sh prints it) renders every node the HTML
+    build renders: Sphinx looks node handlers up by builder name first, and some extensions
+    (myst-nb's hidden-cell node) register theirs only under "html"."""
+    handlers = app.registry.translation_handlers
+    single = handlers.setdefault("singlehtml", {})
+    for node, pair in handlers.get("html", {}).items():
+        single.setdefault(node, pair)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_vendor)
+    app.connect("builder-inited", _singlehtml_handlers)
     app.add_js_file("mathjax-shim.js", priority=510)
     app.add_js_file("cc-a11y.js", loading_method="defer")
     for css in FONT_CSS:
