@@ -80,6 +80,9 @@ def build_single_html(out: Path) -> Path:
     if proc.returncode != 0:
         sys.exit("build_pdf: the single-page build failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
     html = out / "_build" / "singlehtml"
+    # The single page is written to book/intro.html (the root document's path) but its links
+    # to _static/ and _images/ are relative to the site's root: print a copy placed there.
+    (html / "print.html").write_bytes((html / "book" / "intro.html").read_bytes())
     return html
 
 
@@ -109,7 +112,7 @@ def print_pdf(site: Path, pdf: Path) -> dict:
             context.route("**/*", route)
             page = context.new_page()
             page.goto(
-                f"http://127.0.0.1:{httpd.server_address[1]}/book/intro.html",
+                f"http://127.0.0.1:{httpd.server_address[1]}/print.html",
                 wait_until="load",
                 timeout=120_000,
             )

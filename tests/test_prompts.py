@@ -44,6 +44,7 @@ DONE = {
     "book/tools.ipynb",
     "book/faq.ipynb",
     "book/models/article_formulas.ipynb",
+    "book/project.ipynb",
 }
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
