@@ -45,6 +45,9 @@ DONE = {
     "book/faq.ipynb",
     "book/models/article_formulas.ipynb",
     "book/project.ipynb",
+    "book/applications/ai.ipynb",
+    "book/applications/finance.ipynb",
+    "book/applications/big_data.ipynb",
 }
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -73,8 +76,17 @@ def _is_code(cell) -> bool:
     return cell["cell_type"] == "code" and _src(cell).strip() != ""
 
 
+#: A tqdm progress bar is a widget view too, but nothing for a reader to move.
+PROGRESS_BAR = re.compile(r"^[^\n]*:\s+\d+%\|")
+
+
 def _is_widget(cell) -> bool:
-    return _is_code(cell) and any(WIDGET_MIME in o.get("data", {}) for o in cell.get("outputs", []))
+    views = [o for o in cell.get("outputs", []) if WIDGET_MIME in o.get("data", {})]
+    return (
+        _is_code(cell)
+        and bool(views)
+        and not all(PROGRESS_BAR.match("".join(o["data"].get("text/plain", ""))) for o in views)
+    )
 
 
 def _is_measured(cell) -> bool:
