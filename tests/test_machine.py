@@ -670,7 +670,7 @@ def fake_roofs(monkeypatch):
     """No roofs cached yet, none in the environment, and a fake measurement that counts calls."""
     calls = []
 
-    def measure():
+    def measure(budget=None):
         calls.append(1)
         return make_roofs(cores=machine.usable_cores(), seconds=float(len(calls)))
 
@@ -784,8 +784,22 @@ def test_measure_roofs_all_cores_never_below_one(monkeypatch):
         (1024, 6),
         (2048, 3),
     ]
-    # a quiet machine: the second round raised nothing, so there were two
-    assert r.rounds == 2 and len(seen) == 2 * 2 * 2 * 3 and {t for t, *_ in seen} == {1, 4}
+    # four cores no faster than one in float64: every try looked disturbed, so rounds went on
+    assert r.rounds == machine._ROOF_ROUNDS[1] and len(seen) == r.rounds * 2 * 2 * 3
+    assert {t for t, *_ in seen} == {1, 4}
+
+
+def test_measure_roofs_stops_after_two_rounds_on_a_quiet_machine(monkeypatch):
+    monkeypatch.setattr(machine, "usable_cores", lambda: 4)
+    monkeypatch.setattr(machine, "_Threads", _FakeThreads)
+    monkeypatch.setattr(machine, "_matrices", lambda n, dtype: (np.empty((n, 1), dtype=dtype), None, None))
+    monkeypatch.setattr(
+        machine, "_matmul_rate", lambda mats, *a, **k: 10e9 * (3.5 if _FakeThreads.now == 4 else 1)
+    )
+    monkeypatch.setattr(machine, "_measure_bandwidth", lambda *a: 5e9)
+    monkeypatch.setattr(machine, "available_memory", lambda: 20 * GiB)
+    r = machine._measure_roofs()
+    assert r.rounds == 2 and r.peak_flops == 35e9 and r.peak_flops_1core == 10e9
 
 
 def test_measure_roofs_on_one_core_measures_once_per_round(monkeypatch):
@@ -810,6 +824,10 @@ def test_measure_roofs_goes_on_while_a_round_raises_a_roof(monkeypatch):
     assert r.rounds == machine._ROOF_ROUNDS[1]
     monkeypatch.setattr(machine, "_ROOF_BUDGET", 0.0)  # out of time: the two rounds only
     assert machine._measure_roofs().rounds == 2
+    monkeypatch.setattr(machine, "_ROOF_BUDGET", 1e9)
+    assert machine._measure_roofs(budget=0.0).rounds == 2
+    with pytest.raises(ValueError, match="budget"):
+        machine._measure_roofs(budget=-1)
 
 
 @pytest.mark.parametrize(
@@ -941,7 +959,7 @@ def test_bandwidth_for_places_data_by_size(monkeypatch, fake_roofs):
     monkeypatch.setattr(
         machine, "cache_bandwidth", lambda level, threads: {"L2": 200e9, "L3": 90e9}[level] * threads
     )
-    monkeypatch.setattr(machine, "_measure_roofs", lambda: make_roofs(stream_bytes=256 * 1024**2))
+    monkeypatch.setattr(machine, "_measure_roofs", lambda budget=None: make_roofs(stream_bytes=256 * 1024**2))
     r = machine.roofs()
     assert machine.bandwidth_for(1024) == (400e9, "L2")
     assert machine.bandwidth_for(3 * 1024**2) == (400e9, "L2")  # under twice the two L2s
