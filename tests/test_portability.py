@@ -58,6 +58,11 @@ READS_MACHINE = {
     "threadpool_info",
     "virtual_memory",
     "roofs",
+    "cache_bandwidth",
+    "bandwidth_for",
+    "fraction_of_roof",
+    "current_roofs",
+    "chase_latency",
 }
 
 # (notebook, a line of the cell) -> why its output is the same on every machine.

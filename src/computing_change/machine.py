@@ -924,6 +924,11 @@ class Roofs:
         """
         performance = check("performance", performance, 0)
         fraction = performance / self.bound(intensity, dtype=dtype, threads=threads, level=level)
+        if fraction > ROOF_TOLERANCE and self is _ROOFS and _roofs_from_env() is None:
+            # A second look before refusing: the roofs were perhaps measured in a busy
+            # moment. Measure them again and keep the higher of each (a roof is a maximum).
+            better = _second_look(self, level, threads)
+            fraction = performance / better.bound(intensity, dtype=dtype, threads=threads, level=level)
         return check_under_roof(fraction, what, self.roof_name(threads, dtype, level))
 
     def as_dict(self) -> dict:
@@ -1080,6 +1085,27 @@ def roofs(refresh: bool = False, *, budget: float | None = None) -> Roofs:
         return current
 
 
+def _second_look(old: Roofs, level: str = "memory", threads: int | None = None) -> Roofs:
+    """The session's roofs measured again, each kept at the higher of its two measurements
+    (used by :meth:`Roofs.fraction` before it refuses a kernel above its roof)."""
+    global _ROOFS
+    fresh = _measure_roofs(None)
+    merged = replace(
+        old,
+        **{
+            f.name: max(getattr(old, f.name), getattr(fresh, f.name))
+            for f in fields(Roofs)
+            if isinstance(getattr(old, f.name), float) and isinstance(getattr(fresh, f.name), float)
+        },
+    )
+    if level in ("L2", "L3"):
+        cache_bandwidth(level, threads=1 if old._one_core(threads) else old.cores, refresh=True)
+    with _ROOFS_LOCK:
+        if _ROOFS is old:
+            _ROOFS = merged
+    return merged
+
+
 def fraction_of_roof(
     performance: float,
     intensity: float | None = None,
@@ -1141,7 +1167,8 @@ def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: b
             nbytes = max(1024, share // arrays // 4096 * 4096)
             nbytes = min(nbytes, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
             rates.append(_measure_bandwidth(nbytes, 20, k, threads, 0.2))
-        _CACHE_ROOFS[key] = max(rates)
+        # a roof is a maximum: measuring again can raise it, never lower it
+        _CACHE_ROOFS[key] = max(max(rates), _CACHE_ROOFS.get(key, 0.0))
     return _CACHE_ROOFS[key]
 
 
