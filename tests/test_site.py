@@ -501,7 +501,8 @@ def test_solutions_hidden_until_asked_and_search_works(server, browser):
         page.goto(urljoin(server, "book/models/article_formulas.html"), wait_until="load")
         body = page.locator(".solution section").first
         assert not body.is_visible(), "a solution is visible before it is asked for"
-        page.locator(".solution .admonition-title, .solution summary").first.click()
+        # click the title's own words ("Solution to"), left of the link to the exercise
+        page.locator(".solution .admonition-title, .solution summary").first.click(position={"x": 8, "y": 8})
         body.wait_for(state="visible", timeout=5000)
         page.goto(urljoin(server, "search.html?q=Gustafson"), wait_until="load")
         page.wait_for_selector("#search-results li", timeout=15000)

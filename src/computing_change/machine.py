@@ -924,7 +924,7 @@ class Roofs:
         """
         performance = check("performance", performance, 0)
         fraction = performance / self.bound(intensity, dtype=dtype, threads=threads, level=level)
-        if fraction > ROOF_TOLERANCE and self is _ROOFS and _roofs_from_env() is None:
+        if fraction > ROOF_TOLERANCE and self is _ROOFS:
             # A second look before refusing: the roofs were perhaps measured in a busy
             # moment. Measure them again and keep the higher of each (a roof is a maximum).
             better = _second_look(self, level, threads)
