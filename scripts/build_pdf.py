@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -54,8 +55,8 @@ PRINT_CSS = """
   h1, h2, h3 { break-after: avoid; }
   details:not([open]) > *:not(summary) { display: none; }
   .widget-subarea { break-inside: avoid; border: 1px dashed #888; padding: 4px; }
-  .widget-subarea::before { content: "Interactive on the website (saved view printed here)";
-    display: block; font-size: 8pt; font-style: italic; color: #444; margin-bottom: 4px; }
+  .cc-print-label { display: block; font-size: 8pt; font-style: italic; color: #444;
+    margin: 0 0 4px 0; }
 }
 """
 
@@ -73,6 +74,16 @@ WAIT = """async () => {
 }"""
 
 
+LABEL_WIDGETS = """() => {
+  for (const area of document.querySelectorAll('.widget-subarea')) {
+    const label = document.createElement('p');
+    label.className = 'cc-print-label';
+    label.textContent = 'Interactive on the website: this is the view saved when the page was built.';
+    area.prepend(label);
+  }
+}"""
+
+
 def build_single_html(out: Path) -> Path:
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--all", "--builder", "singlehtml", "--path-output", str(out)]
@@ -82,8 +93,30 @@ def build_single_html(out: Path) -> Path:
     html = out / "_build" / "singlehtml"
     # The single page is written to book/intro.html (the root document's path) but its links
     # to _static/ and _images/ are relative to the site's root: print a copy placed there.
-    (html / "print.html").write_bytes((html / "book" / "intro.html").read_bytes())
+    page = (html / "book" / "intro.html").read_text(encoding="utf-8")
+    # The single-page builder leaves out what the HTML pages carry for saved widgets: the
+    # widget state of each notebook and the scripts that render it. Add both.
+    head = (
+        f'<script type="application/vnd.jupyter.widget-state+json">{json.dumps(_widget_state())}</script>\n'
+    )
+    head += "".join(
+        f'<script src="_static/{js}"></script>\n'
+        for js in ("vendor/require.js", "widgets-config.js", "vendor/html-manager/embed-amd.js")
+    )
+    (html / "print.html").write_text(page.replace("</head>", head + "</head>", 1), encoding="utf-8")
     return html
+
+
+def _widget_state() -> dict:
+    """The saved widget models of every notebook of the book, together (their ids are unique)."""
+    state: dict = {}
+    for nb in sorted((ROOT / "book").rglob("*.ipynb")):
+        if "_build" in nb.parts or ".ipynb_checkpoints" in nb.parts:
+            continue
+        meta = json.loads(nb.read_text(encoding="utf-8"))["metadata"]
+        saved = meta.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        state.update(saved.get("state", {}))
+    return {"version_major": 2, "version_minor": 0, "state": state}
 
 
 def print_pdf(site: Path, pdf: Path) -> dict:
@@ -117,6 +150,7 @@ def print_pdf(site: Path, pdf: Path) -> dict:
                 timeout=120_000,
             )
             views = page.evaluate(WAIT)
+            page.evaluate(LABEL_WIDGETS)
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
             pdf.parent.mkdir(parents=True, exist_ok=True)
