@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import json
+import operator
 from pathlib import Path
 
 import pytest
@@ -89,21 +90,20 @@ def _name(func: ast.expr) -> str | None:
     return None
 
 
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv}
+
+
 def _const(node: ast.expr):
     """The value of a literal arithmetic expression (2**20, 3 * 8, ...), else raise."""
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
         return node.value
-    if isinstance(node, ast.BinOp) and isinstance(
-        node.op, (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.FloorDiv)
-    ):
-        a, b = _const(node.left), _const(node.right)
-        return (
-            {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b, ast.Pow: a**b, ast.FloorDiv: a // b}[
-                type(node.op)
-            ]
-            if not isinstance(node.op, ast.Pow) or b < 64
-            else None
-        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        base, exp = _const(node.left), _const(node.right)
+        if exp >= 64:
+            raise ValueError(ast.unparse(node))
+        return base**exp
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_const(node.left), _const(node.right))
     if isinstance(node, ast.Call) and _name(node.func) in ("max", "min") and not node.keywords:
         values = [_const(a) for a in node.args]
         return max(values) if _name(node.func) == "max" else min(values)

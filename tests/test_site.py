@@ -340,24 +340,18 @@ def test_widget_slider_operable_with_keyboard(server, browser):
         }"""
         before = page.evaluate(state)
         assert before["name"], "the focused slider handle has no accessible name"
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(
-            "(r) => document.activeElement.closest('.widget-inline-hbox')"
-            ".querySelector('.widget-readout').textContent !== r",
-            arg=before["readout"],
-            timeout=5000,
+        readout_is = (
+            "([r, same]) => (document.activeElement.closest('.widget-inline-hbox')"
+            ".querySelector('.widget-readout').textContent === r) === same"
         )
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(readout_is, arg=[before["readout"], False], timeout=5000)
         page.wait_for_timeout(100)  # cc-a11y.js updates aria-valuetext on the next frame
         after = page.evaluate(state)
         assert after["readout"] != before["readout"]
         assert after["text"] == after["readout"], after
         page.keyboard.press("ArrowLeft")
-        page.wait_for_function(
-            "(r) => document.activeElement.closest('.widget-inline-hbox')"
-            ".querySelector('.widget-readout').textContent === r",
-            arg=before["readout"],
-            timeout=5000,
-        )
+        page.wait_for_function(readout_is, arg=[before["readout"], True], timeout=5000)
     finally:
         page.close()
         context.close()
