@@ -6,6 +6,8 @@
    the run's own child processes.
 3. Every notebook that nbval runs is measured: wall time and peak memory of its kernel and
 the kernel's child processes (process pools, Dask workers).
+4. After each notebook's last cell, one more item, "widget probe", drives every widget the
+   notebook left alive in its kernel to invalid settings (tests/widget_probe.py).
 
 After the run, a table is printed and ``_build/notebook_report.json`` written. A notebook
 whose peak memory exceeds ``CC_MAX_NOTEBOOK_MIB`` (default 1536 MiB, what fits Binder's
@@ -103,6 +105,66 @@ def _restore_tmpdir(config) -> None:
         os.environ["TMPDIR"] = config._cc_old_tmpdir
     tempfile.tempdir = None
     shutil.rmtree(own, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+# 4. The widget probe, run in each notebook's kernel after its last cell.
+# --------------------------------------------------------------------------------------
+PROBE = Path(__file__).resolve().parent / "tests" / "widget_probe.py"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class WidgetProbe(pytest.Item):
+    """Runs tests/widget_probe.py in the notebook's kernel, after its last cell."""
+
+    def runtest(self):
+        kernel = getattr(self.parent, "kernel", None)
+        if kernel is None or not kernel.is_alive():
+            pytest.skip("the notebook's kernel is not running")
+        code = (
+            "import runpy as _cc_runpy\n"
+            f"print('probed', _cc_runpy.run_path({str(PROBE)!r})['probe_widgets'](), 'widget(s)')\n"
+            "del _cc_runpy"
+        )
+        msg_id = kernel.execute_cell_input(code, allow_stdin=False)
+        kernel.await_reply(msg_id, timeout=600)
+        text, error = [], None
+        while True:
+            msg = kernel.get_message(stream="iopub", timeout=600)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                text.append(content["text"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if error:
+            raise AssertionError(error)
+        saved = json.loads(self.path.read_text(encoding="utf-8"))
+        has_widgets = any(
+            WIDGET_MIME in out.get("data", {}) for cell in saved["cells"] for out in cell.get("outputs", [])
+        )
+        probed = int(re.search(r"probed (\d+)", "".join(text)).group(1))
+        if has_widgets and not probed:
+            raise AssertionError("the notebook shows widgets, but none was alive in its kernel to probe")
+
+    def repr_failure(self, excinfo):
+        return str(excinfo.value)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.parent.name}::widget probe"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    out = []
+    for i, item in enumerate(items):
+        out.append(item)
+        nbfile = item.parent
+        if _is_nbval_file(nbfile) and (i + 1 == len(items) or items[i + 1].parent is not nbfile):
+            out.append(WidgetProbe.from_parent(nbfile, name="widget probe"))
+    items[:] = out
 
 
 def pytest_configure(config):

@@ -5,7 +5,12 @@ Run from the repository root, on a quiet machine:
     python benchmarks/algorithms.py            # about a minute
     python benchmarks/algorithms.py --quick    # smaller sizes, a rough check in seconds
 
-What it measures (the notebook shows the same experiments, smaller):
+It runs the chapter's own code, at larger sizes: the functions the chapter defines in its
+cells (the two inversion counts, the sweep that times them, the sum-of-squares versions, the
+block split and the two drivers of the parallel scan) are read from
+book/principles/algorithms.ipynb and executed here, so the figures cannot drift from the
+page. The workers and the power-law fit come from computing_change.lessons.algorithms, as in the
+chapter. What it measures:
 
 * ``selection``: counting inversions by an O(n^2) double loop and by an O(n log n) merge
   sort, both pure Python; the exponents fitted on a log-log scale over sizes whose call takes
@@ -21,27 +26,106 @@ What it measures (the notebook shows the same experiments, smaller):
 from __future__ import annotations
 
 import argparse
+import ast
+import builtins
 import json
+import math
 import pickle
+import symtable
 import sys
+import time
+from itertools import accumulate
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from computing_change import algorithms as A
-from computing_change import machine
-from computing_change.parallel import process_pool, worker_counts
-from computing_change.timing import bench
+from computing_change.core import machine
+from computing_change.core.pools import process_pool, worker_counts
+from computing_change.core.timing import bench
+from computing_change.lessons import algorithms as A
+from computing_change.models import formulas as F
+from computing_change.models.fits import fit_power_law
 
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "principles" / "algorithms.ipynb"
+#: The functions the chapter defines in its cells that this script runs.
+LESSON = (
+    "count_inversions_brute",
+    "merge_sort_count",
+    "count_inversions_merge",
+    "time_sweep",
+    "sum_squares_loop",
+    "sum_squares_vectorized",
+    "sum_squares_dot",
+    "split_blocks",
+    "parallel_cumsum",
+    "parallel_cumsum_copy",
+)
 FIT_MIN_SECONDS = 1e-3
 EXPONENT_TOLERANCE = 0.15
 SPEEDUP_TARGET = 50.0
 
 
+def _globals_read(source: str) -> set[str]:
+    """The global names the functions defined in ``source`` (and the lambdas in them) read."""
+    names: set[str] = set()
+
+    def walk(table) -> None:
+        if table.get_type() == "function":
+            names.update(table.get_globals())
+        for child in table.get_children():
+            walk(child)
+
+    walk(symtable.symtable(source, "<chapter>", "exec"))
+    return names
+
+
+def chapter_functions(path: Path = CHAPTER, names=LESSON) -> dict:
+    """The functions ``names`` as the chapter's cells define them, run in a namespace that
+    holds what the chapter imports for them (NumPy, ``A``, ``bench``, ...).
+
+    Only the cells' top-level ``def`` statements are taken, nothing else they run. Raises
+    RuntimeError if a function is missing, or reads a global name the namespace lacks.
+    """
+    namespace = {
+        "np": np,
+        "math": math,
+        "time": time,
+        "accumulate": accumulate,
+        "bench": bench,
+        "A": A,
+        "__name__": "chapter_3_4",
+    }
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    defs = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse("".join(cell["source"]))
+        except SyntaxError:  # IPython syntax (%pip, !cmd): defines nothing this script needs
+            continue
+        defs += [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in names]
+    missing = sorted(set(names) - {d.name for d in defs})
+    if missing:
+        raise RuntimeError(f"{path} no longer defines {missing} in its cells")
+    module = ast.Module(body=defs, type_ignores=[])
+    unknown = _globals_read(ast.unparse(module)) - set(namespace) - set(names) - set(dir(builtins))
+    if unknown:
+        raise RuntimeError(
+            f"the chapter's functions read {sorted(unknown)}, which this script does not provide"
+        )
+    exec(compile(module, str(path), "exec"), namespace)
+    return {name: namespace[name] for name in names}
+
+
+L = chapter_functions()
+
+
 def _fit(sizes: np.ndarray, times: np.ndarray, model: np.ndarray) -> dict:
     n_min = float(sizes[times >= FIT_MIN_SECONDS].min())
-    fit = A.fit_power_law(sizes, times, n_min=n_min)
-    theory = A.fit_power_law(sizes, model, n_min=n_min).exponent
+    fit = fit_power_law(sizes, times, n_min=n_min)
+    theory = fit_power_law(sizes, model, n_min=n_min).exponent
     return {
         "sizes": sizes.tolist(),
         "seconds": times.tolist(),
@@ -55,22 +139,12 @@ def _fit(sizes: np.ndarray, times: np.ndarray, model: np.ndarray) -> dict:
 
 
 def selection(quick: bool) -> dict:
-    rng = np.random.default_rng(0)
-
-    def make(n: int) -> list[int]:
-        return rng.permutation(n).tolist()
-
-    check = make(2000)
-    assert A.count_inversions_brute(check) == A.count_inversions_merge(check)
+    check = np.random.default_rng(0).permutation(2000).tolist()
+    assert L["count_inversions_brute"](check) == L["count_inversions_merge"](check)
     top_b, top_m = (11, 15) if quick else (13, 18)
     limit = 0.3 if quick else 2.0
-    repeat = 3 if quick else 5
-    nb, tb = A.scaling_times(
-        A.count_inversions_brute, make, [2**k for k in range(5, top_b + 1)], time_limit=limit, repeat=repeat
-    )
-    nm, tm = A.scaling_times(
-        A.count_inversions_merge, make, [2**k for k in range(5, top_m + 1)], time_limit=limit, repeat=repeat
-    )
+    nb, tb = L["time_sweep"](L["count_inversions_brute"], [2**k for k in range(5, top_b + 1)], limit)
+    nm, tm = L["time_sweep"](L["count_inversions_merge"], [2**k for k in range(5, top_m + 1)], limit)
     brute = _fit(nb, tb, nb * (nb - 1) / 2)
     merge = _fit(nm, tm, nm * np.log2(nm))
     common = int(min(nb.max(), nm.max()))
@@ -93,14 +167,14 @@ def code_optimization(quick: bool) -> dict:
     rtol = (n + 1) * np.finfo(float).eps
     with threadpool_limits(limits=1, user_api="blas"):
         results = {
-            "loop over a list": (lambda: A.sum_squares_loop(as_list), 3),
-            "loop over a NumPy array": (lambda: A.sum_squares_loop(x), 3),
-            "np.sum(x * x)": (lambda: A.sum_squares_vectorized(x), 15),
-            "x @ x": (lambda: A.sum_squares_dot(x), 15),
+            "loop over a list": (lambda: L["sum_squares_loop"](as_list), 3),
+            "loop over a NumPy array": (lambda: L["sum_squares_loop"](x), 3),
+            "np.sum(x * x)": (lambda: L["sum_squares_vectorized"](x), 15),
+            "x @ x": (lambda: L["sum_squares_dot"](x), 15),
         }
         values = {name: f() for name, (f, _) in results.items()}
-        reference = values["loop over a list"]
-        assert all(np.isclose(v, reference, rtol=rtol, atol=0) for v in values.values())
+        exact = math.fsum(np.square(x))
+        assert all(math.isclose(v, exact, rel_tol=rtol) for v in values.values())
         seconds = {name: bench(f, repeat=r).median for name, (f, r) in results.items()}
     base = seconds["loop over a list"]
     speedup = base / seconds["x @ x"]
@@ -123,6 +197,7 @@ def parallel_scan(quick: bool) -> dict:
     n = machine.safe_size(64, fraction=0.05, max_items=2**21 if quick else 2**24, min_items=2**16)
     rng = np.random.default_rng(2)
     repeat = 3 if quick else 9
+    parallel_cumsum, parallel_cumsum_copy = L["parallel_cumsum"], L["parallel_cumsum_copy"]
     out: dict = {"n": n, "dtype": "int64", "usable_cores": cores}
     with A.SharedArray(n) as xs, A.SharedArray(n) as ys:
         xs.array[:] = rng.integers(0, 1000, n)
@@ -137,29 +212,25 @@ def parallel_scan(quick: bool) -> dict:
             rows = []
             for p in counts:
                 ys.array[:] = 0
-                t = bench(lambda p=p: A.parallel_cumsum(xs, ys, pool, p), repeat=repeat).median
+                t = bench(lambda p=p: parallel_cumsum(xs, ys, pool, p), repeat=repeat).median
                 assert np.array_equal(ys.array, reference)
-                phases = A.parallel_cumsum(xs, ys, pool, p)
-                model = A.scan_speedup_model(
-                    p, n, scan_per_item=serial / n, reduce_per_item=reduce_ / n, overhead=overhead
-                )
+                t_reduce, t_scan = parallel_cumsum(xs, ys, pool, p)
+                model = F.two_pass_scan_speedup(p, n, serial / n, reduce_ / n, overhead)
                 rows.append(
                     {
                         "workers": p,
                         "seconds": t,
                         "speedup": serial / t,
                         "model_speedup": model,
-                        "reduce_seconds": phases.reduce,
-                        "scan_seconds": phases.scan,
-                        "additions_ratio": A.scan_additions(n, p)["two_pass"] / (n - 1),
+                        "reduce_seconds": t_reduce,
+                        "scan_seconds": t_scan,
+                        "additions_ratio": (2 * n - (n - L["split_blocks"](n, p)[-1][0]) - 2) / (n - 1),
                     }
                 )
             out["shared_memory"] = rows
             p = max(counts)
             copied = np.empty_like(reference)
-            t_copy = bench(
-                lambda: A.parallel_cumsum_copy(xs.array, copied, pool, p), repeat=3, number=1
-            ).median
+            t_copy = bench(lambda: parallel_cumsum_copy(xs.array, copied, pool, p), repeat=3, number=1).median
             assert np.array_equal(copied, reference)
             block = xs.array[: n // p].copy()
             one_way = bench(lambda: pool.submit(A.payload_nbytes, block).result(), repeat=repeat).median
@@ -170,7 +241,7 @@ def parallel_scan(quick: bool) -> dict:
         "workers": p,
         "seconds": t_copy,
         "speedup": serial / t_copy,
-        "items_sent_per_scan": 3 * n - (n - A.split_blocks(n, p)[-1][0]),
+        "items_sent_per_scan": 3 * n - (n - L["split_blocks"](n, p)[-1][0]),
     }
     out["transfer"] = {
         "task_round_trip_seconds": overhead,

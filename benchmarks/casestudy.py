@@ -11,6 +11,15 @@ and reports each step's median time, speedup over naive Python, peak traced memo
 attained GFLOP/s and fraction of its roofline bound. The naive Python steps run on
 ``--naive-queries`` queries and are scaled up (every query costs the same).
 
+Step 4 compiles the naive loops with Numba, then with ``parallel=True`` on one thread per
+usable core. Those loops are written in the chapter itself: the script runs the notebook's
+own cell that defines ``nearest_loops`` (``page_function``), so it times the code the page
+shows. Their first calls compile: that time
+is reported apart (``overheads``), and the timings start after it. ``numba`` reports the
+compiled loops' speed over naive Python and over the fastest NumPy version in float64, and
+the threads' speedup over one thread (``null`` with one usable core: there is none to
+measure).
+
 The "final version" is the fastest step. Targets:
 
 * ``final_speedup_meets_100x``: the final version at least 100x faster than naive Python;
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,13 +49,31 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import numpy as np  # noqa: E402
 
-from computing_change import casestudy as cs  # noqa: E402
-from computing_change import machine  # noqa: E402
-from computing_change.memory import traced_peak  # noqa: E402
-from computing_change.timing import bench  # noqa: E402
+from computing_change.core import machine  # noqa: E402
+from computing_change.core.pools import cluster_client  # noqa: E402
+from computing_change.core.timing import bench  # noqa: E402
+from computing_change.core.tracing import traced_peak  # noqa: E402
+from computing_change.lessons import project as cs  # noqa: E402
+from computing_change.models import formulas as F  # noqa: E402
 
 SPEEDUP_TARGET = 100.0
 ROOFLINE_FACTOR = 3.0
+NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "project.ipynb"
+
+
+def page_function(name: str):
+    """A function exactly as the chapter defines it: the code cell of book/project.ipynb
+    that defines it, run on its own with the setup's ``np`` and ``numba``."""
+    import numba
+
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        code = "".join(cell["source"])
+        if cell["cell_type"] == "code" and re.search(rf"^def {name}\(", code, flags=re.M):
+            namespace = {"np": np, "numba": numba}
+            exec(compile(code, f"book/project.ipynb ({name})", "exec"), namespace)
+            return namespace[name]
+    raise LookupError(f"no code cell of {NOTEBOOK} defines {name}()")
 
 
 def _check(agree: cs.Agreement, what: str) -> None:
@@ -95,34 +123,72 @@ def run(naive_queries: int, repeat: int) -> dict:
         t = bench(lambda f=func, a=args: f(*a), repeat=repeat)
         steps.append(cs.StepResult(name, t.median, traced.peak, dtype=dtype))
 
-    # 4: processes
+    # 4a, 4b: the naive loops compiled by Numba, then on threads (first calls compile).
+    # Numba is imported here, not at the top: spawned workers import this script's top level.
+    import numba
+
+    numpy64 = [s for s in steps if s.dtype == "float64" and s.measured_queries is None]
+    best_numpy = min(numpy64, key=lambda s: s.seconds)
+    threads = min(cores, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)
+    nearest_loops = page_function("nearest_loops")
+    numba_steps = {}
+    for name, compiled in (
+        ("4a Numba loops", numba.njit(nearest_loops)),
+        (f"4b Numba threads ({threads})", numba.njit(parallel=True)(nearest_loops)),
+    ):
+        t0 = time.perf_counter()
+        got = compiled(q, r)
+        extra[f"{name.split()[0]}_numba_first_call_seconds"] = time.perf_counter() - t0
+        if not (np.array_equal(got[0], ref_index) and np.array_equal(got[1][:k], naive_dist)):
+            raise AssertionError(f"{name}: not the reference neighbours, or not naive Python's distances")
+        t = bench(lambda f=compiled: f(q, r), repeat=repeat)
+        peak = traced_peak(compiled, q, r).peak
+        steps.append(cs.StepResult(name, t.median, peak))
+        numba_steps[name] = (compiled, t)
+    loops_t = numba_steps["4a Numba loops"][1]
+    threaded, threads_t = numba_steps[f"4b Numba threads ({threads})"]
+    thread_speedup = None
+    if threads > 1:
+        numba.set_num_threads(1)
+        one_t = bench(lambda: threaded(q, r), repeat=repeat)
+        numba.set_num_threads(threads)
+        thread_speedup = round(one_t.median / threads_t.median, 2)
+    numba_figures = {
+        "threads": threads,
+        "threading_layer": numba.threading_layer(),
+        "loops_speedup_over_naive": round(steps[0].seconds / loops_t.median, 1),
+        "fastest_numpy_float64": best_numpy.name,
+        "loops_speed_vs_fastest_numpy_float64": round(best_numpy.seconds / loops_t.median, 3),
+        "threads_speed_vs_fastest_numpy_float64": round(best_numpy.seconds / threads_t.median, 3),
+        "thread_speedup_over_one_thread": thread_speedup,
+    }
+
+    # 5: processes
     with cs.ProcessNearest(r32, workers=cores) as search:
         extra["process_startup_seconds"] = search.startup_seconds
         _check(cs.compare_neighbours(q, r, *search(q32), ref_index, ref_dist, rtol=1e-5), "processes")
         t = bench(lambda: search(q32), repeat=repeat)
         peak = search.worker_peak(q32)
-    steps.append(cs.StepResult(f"4 processes ({cores})", t.median, peak, dtype="float32", per_worker=True))
+    steps.append(cs.StepResult(f"5 processes ({cores})", t.median, peak, dtype="float32", per_worker=True))
 
-    # 5: Dask
+    # 6: Dask
     t0 = time.perf_counter()
-    with cs.local_cluster(n_workers=cores) as client:
+    with cluster_client(cores, local=True) as client:
         extra["dask_startup_seconds"] = time.perf_counter() - t0
         search = cs.DaskNearest(client, r32)
         extra["dask_scatter_seconds"] = search.scatter_seconds
         _check(cs.compare_neighbours(q, r, *search(q32), ref_index, ref_dist, rtol=1e-5), "dask")
         t = bench(lambda: search(q32), repeat=repeat)
         peak = search.worker_peak(q32)
-    steps.append(cs.StepResult(f"5 Dask ({cores} workers)", t.median, peak, dtype="float32", per_worker=True))
+    steps.append(cs.StepResult(f"6 Dask ({cores} workers)", t.median, peak, dtype="float32", per_worker=True))
 
     # the roofline
     roofs = machine.roofs()
     peaks = {dt: roofs.peak(dt) for dt in ("float64", "float32")}
     bandwidth = roofs.bandwidth
     nbytes = {dt: cs.compulsory_bytes(n, m, d, itemsize=np.dtype(dt).itemsize) for dt in peaks}
-    bound = {
-        dt: flops / machine.time_bound(flops, nbytes[dt], peak_flops=peaks[dt], bandwidth=bandwidth)
-        for dt in peaks
-    }
+    bound = {dt: flops / F.task_time_bound(flops, nbytes[dt], peaks[dt], bandwidth) for dt in peaks}
 
     final = min(steps, key=lambda s: s.seconds)
     speedup = steps[0].seconds / final.seconds
@@ -170,6 +236,7 @@ def run(naive_queries: int, repeat: int) -> dict:
             }
             for s, f in zip(steps, fractions, strict=True)
         ],
+        "numba": numba_figures,
         "overheads": {key: round(v, 4) for key, v in extra.items()},
         "table": cs.format_steps(steps, flops, bound).splitlines(),
     }

@@ -12,9 +12,13 @@
 * ``alpha_beta``: ``scatter`` times of 1 KiB to 32 MiB arrays to one worker, fitted to
   ``T(n) = alpha + n / beta`` by least squares: latency (µs), bandwidth (GB/s), n_1/2.
 
-Every distributed result is checked against the serial one. Times are medians of
-``--repeat`` runs (``computing_change.timing.bench``); nothing here is asserted about speed.
-Set ``COMPUTING_CHANGE_SCHEDULER`` to nothing: the figures are for local clusters.
+The chapter writes these measurements in its cells; this script repeats them on clusters of
+a fixed shape, with the same task (``spin``, a 64-bit linear congruential generator) and the
+same Dask calls, so its figures can be compared between machines. Its functions are sent to
+the workers by value, as the notebook's are. Every distributed result is checked against the
+serial one. Times are medians of ``--repeat`` runs (``computing_change.core.timing.bench``);
+nothing here is asserted about speed. ``COMPUTING_CHANGE_SCHEDULER`` is ignored: the
+figures are for local clusters.
 """
 
 from __future__ import annotations
@@ -32,9 +36,62 @@ sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 
 import numpy as np  # noqa: E402
 
-from computing_change import distributed as dist  # noqa: E402
-from computing_change.machine import summary, usable_cores  # noqa: E402
-from computing_change.timing import bench  # noqa: E402
+from computing_change.core.machine import summary, usable_cores  # noqa: E402
+from computing_change.core.pools import SCHEDULER_ENV, cluster_client  # noqa: E402
+from computing_change.core.timing import bench  # noqa: E402
+from computing_change.models.fits import fit_alpha_beta  # noqa: E402
+
+
+def spin(iterations: int, seed: int = 0) -> int:
+    """The chapter's task: ``iterations`` steps of a 64-bit LCG from ``seed``, in pure Python."""
+    x = seed
+    for _ in range(iterations):
+        x = (6364136223846793005 * x + 1442695040888963407) % 2**64
+    return x
+
+
+def noop(x):
+    """An empty task."""
+    return x
+
+
+def sum_of_squares(block: np.ndarray) -> int:
+    """The chapter's per-block task of its scatter, map, submit and result example."""
+    return int(np.sum(block.astype(np.int64) ** 2))
+
+
+def task_overhead(client, repeat: int, budget: float) -> dict:
+    """Seconds per empty task: alone (submit, result) and in a batch sized from a pilot run
+    to last about ``budget / (repeat + 1)`` seconds; and a local call."""
+
+    def one_task():
+        assert client.submit(noop, 1, pure=False).result() == 1
+
+    def batch(n: int) -> None:
+        assert client.gather(client.map(noop, range(n), pure=False)) == list(range(n))
+
+    pilot = bench(lambda: batch(20), repeat=1, number=1).median / 20
+    n_batch = int(np.clip(round(budget / (repeat + 1) / pilot), 20, 5000))
+    return {
+        "single": bench(one_task, repeat=repeat, number=5).median,
+        "per_task": bench(lambda: batch(n_batch), repeat=repeat, number=1).median / n_batch,
+        "n_batch": n_batch,
+        "local": bench(lambda: noop(1), repeat=5).median,
+    }
+
+
+def scatter_seconds(client, sizes, repeat: int) -> np.ndarray:
+    """Median seconds to scatter an array of each size (bytes) straight to one worker."""
+    worker = min(client.scheduler_info(n_workers=-1)["workers"])
+    times = []
+    for nbytes in sizes:
+        payload = np.ones(nbytes // 8)
+
+        def send(payload=payload):
+            client.scatter(payload, workers=[worker], direct=True, hash=False).release()
+
+        times.append(bench(send, repeat=repeat, number=1).median)
+    return np.array(times)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -49,37 +106,36 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--repeat must be in [1, 50]")
     if not 2 <= args.tasks <= 10_000:
         parser.error("--tasks must be in [2, 10000]")
-    os.environ.pop(dist.SCHEDULER_ENV, None)  # always local clusters here
+    os.environ.pop(SCHEDULER_ENV, None)  # always local clusters here
     repeat = args.repeat
 
-    rate = dist.spin_rate()
+    rate = 200_000 / bench(lambda: spin(200_000), repeat=3, number=1).best  # iterations per second
     iters = [max(1, round(args.seconds / args.tasks * rate))] * args.tasks
     seeds = list(range(args.tasks))
-    reference = [dist.spin(n, s) for n, s in zip(iters, seeds, strict=True)]
+    reference = [spin(n, s) for n, s in zip(iters, seeds, strict=True)]
 
     def serial():
-        assert [dist.spin(n, s) for n, s in zip(iters, seeds, strict=True)] == reference
+        assert [spin(n, s) for n, s in zip(iters, seeds, strict=True)] == reference
 
     t_serial = bench(serial, repeat=repeat, warmup=0, number=1).median
 
     t_cluster = {}
     overhead = fit = sizes = times = None
     for workers in (1, 2):
-        with dist.cluster_client(n_workers=workers) as client:
+        with cluster_client(n_workers=workers) as client:
 
             def run(client=client):
-                assert client.gather(client.map(dist.spin, iters, seeds, pure=False)) == reference
+                assert client.gather(client.map(spin, iters, seeds, pure=False)) == reference
 
             t_cluster[workers] = bench(run, repeat=repeat, warmup=1, number=1).median
             if workers == 2:
-                overhead = dist.measure_task_overhead(client, repeat=repeat, budget=2.0)
-                sizes = dist.transfer_sizes(32 * 2**20, n_sizes=9)
-                times = dist.measure_transfer(client, sizes, repeat=max(5, repeat))
-                fit = dist.fit_alpha_beta(sizes, times)
+                overhead = task_overhead(client, repeat=repeat, budget=2.0)
+                sizes = np.unique(8 * np.round(np.geomspace(1024, 32 * 2**20, 9) / 8).astype(int))
+                times = scatter_seconds(client, sizes, repeat=max(5, repeat))
+                fit = fit_alpha_beta(sizes, times)
                 data = np.random.default_rng(0).integers(0, 1000, 1_000_000)
-                assert dist.distributed_sum_of_squares(client, data, 4).value == dist.block_sum_of_squares(
-                    data
-                )
+                partials = client.map(sum_of_squares, client.scatter(np.array_split(data, 4)))
+                assert client.submit(sum, partials).result() == sum_of_squares(data)
 
     speedup = t_cluster[1] / t_cluster[2]
     return {
@@ -103,12 +159,12 @@ def main(argv: list[str] | None = None) -> dict:
             else "one usable core: two workers share it, no speedup expected",
         },
         "task_overhead": {
-            "workers": overhead.workers,
-            "single_task_us": overhead.single_task * 1e6,
-            "per_task_in_batch_us": overhead.per_task * 1e6,
-            "batch_tasks": overhead.n_tasks,
-            "local_call_us": overhead.local_call * 1e6,
-            "batch_task_over_local_call": overhead.ratio,
+            "workers": 2,
+            "single_task_us": overhead["single"] * 1e6,
+            "per_task_in_batch_us": overhead["per_task"] * 1e6,
+            "batch_tasks": overhead["n_batch"],
+            "local_call_us": overhead["local"] * 1e6,
+            "batch_task_over_local_call": overhead["per_task"] / overhead["local"],
         },
         "alpha_beta": {
             "sizes_bytes": [int(s) for s in sizes],

@@ -23,7 +23,7 @@ import json
 import sys
 import time
 
-from computing_change import machine
+from computing_change.core import machine
 
 
 def _sweeps(roofs: machine.Roofs) -> dict:

@@ -21,23 +21,85 @@ What it measures (the notebook shows the same experiments, smaller):
   independent and overlap (``np.take`` at random positions, ``ns_per_element``).
 
 Speed is reported, never asserted; every result is checked for correctness.
+
+The kernels are the chapter's own: :func:`page` compiles the functions that
+``book/principles/memory.ipynb`` writes in its cells, from the page's source, so the figures
+are those of the code a reader sees. The peak of a call, the error bound and the verdict in
+words come from :mod:`computing_change.lessons.memory`.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import linecache
 import math
 import sys
 from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+from IPython.core.inputtransformer2 import TransformerManager
 
-from computing_change import machine
-from computing_change import memory as M
-from computing_change.timing import bench
+from computing_change.core import machine
+from computing_change.core.timing import bench
+from computing_change.core.tracing import traced_peak
+from computing_change.lessons import memory as M
+from computing_change.models import formulas as F
 
 KIB, MIB = 1024, 1024**2
+PAGE = Path(__file__).resolve().parents[1] / "book" / "principles" / "memory.ipynb"
+#: The functions of the chapter's cells that the benchmarks time.
+PAGE_FUNCTIONS = (
+    "fill_by_append",
+    "fill_by_list",
+    "fill_preallocated",
+    "hypot_temporaries",
+    "hypot_inplace",
+    "sum_relative_error",
+    "stream",
+    "transform",
+    "mean_var_in_one_go",
+    "mean_var_chunked",
+    "sum_by_rows",
+    "sum_by_columns",
+    "transpose_naive",
+    "transpose_blocked",
+    "random_cycle",
+    "chase_table",
+    "chase",
+    "chase_latency",
+    "gather_time",
+)
+
+
+def page() -> SimpleNamespace:
+    """The functions of :data:`PAGE_FUNCTIONS`, compiled from the chapter's code cells.
+
+    Only their ``def`` statements run (IPython magics are turned into Python first), in a
+    namespace holding what the chapter's setup cell imports and they use.
+    """
+    cells = json.loads(PAGE.read_text(encoding="utf-8"))["cells"]
+    namespace = {"np": np, "math": math, "bench": bench, "M": M}
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = TransformerManager().transform_cell("".join(cell["source"]))
+        filename = f"<{PAGE.name}, cell {index}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        defs = [
+            n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in PAGE_FUNCTIONS
+        ]
+        exec(compile(ast.Module(defs, type_ignores=[]), filename, "exec"), namespace)
+    missing = [name for name in PAGE_FUNCTIONS if name not in namespace]
+    if missing:
+        raise RuntimeError(f"{PAGE.name} no longer defines {missing}")
+    return SimpleNamespace(**{name: namespace[name] for name in PAGE_FUNCTIONS})
+
+
+P = page()
 
 
 def _llc() -> int | None:
@@ -48,14 +110,14 @@ def _llc() -> int | None:
 def allocation(quick: bool) -> dict:
     sizes = [2_000, 4_000, 8_000] if quick else [4_000, 8_000, 16_000, 32_000]
     fills = {
-        "np.append": M.fill_by_append,
-        "list then np.array": M.fill_by_list,
-        "preallocated": M.fill_preallocated,
-        "np.arange": M.fill_vectorized,
+        "np.append": P.fill_by_append,
+        "list then np.array": P.fill_by_list,
+        "preallocated": P.fill_preallocated,
+        "np.arange": lambda n: np.arange(n) * 0.5,
     }
     seconds: dict[str, list[float]] = {name: [] for name in fills}
     for n in sizes:
-        want = M.fill_vectorized(n)
+        want = np.arange(n) * 0.5
         for name, fill in fills.items():
             assert np.array_equal(fill(n), want), name
             seconds[name].append(bench(partial(fill, n), repeat=3, warmup=0).median)
@@ -63,17 +125,17 @@ def allocation(quick: bool) -> dict:
     t_app = np.array(seconds["np.append"])
     design = np.column_stack([n_arr, n_arr**2]) / t_app[:, None]
     (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t_app), rcond=None)
-    peaks = {name: M.traced_peak(fill, sizes[-1]).peak / (8 * sizes[-1]) for name, fill in fills.items()}
+    peaks = {name: traced_peak(fill, sizes[-1]).peak / (8 * sizes[-1]) for name, fill in fills.items()}
 
     n = machine.safe_size(8 * 6, fraction=0.1, max_items=2**21 if quick else 2**23)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(n), rng.standard_normal(n)
     out, work = np.empty(n), np.empty(n)
-    temps = M.traced_peak(M.hypot_temporaries, x, y)
-    inplace = M.traced_peak(M.hypot_inplace, x, y, out, work)
+    temps = traced_peak(P.hypot_temporaries, x, y)
+    inplace = traced_peak(P.hypot_inplace, x, y, out, work)
     assert np.array_equal(temps.value, inplace.value)
-    t_temps = bench(lambda: M.hypot_temporaries(x, y), repeat=7).median
-    t_inplace = bench(lambda: M.hypot_inplace(x, y, out, work), repeat=7).median
+    t_temps = bench(lambda: P.hypot_temporaries(x, y), repeat=7).median
+    t_inplace = bench(lambda: P.hypot_inplace(x, y, out, work), repeat=7).median
     return {
         "sizes": sizes,
         "seconds": {k: [round(t, 6) for t in v] for k, v in seconds.items()},
@@ -107,9 +169,9 @@ def dtype(quick: bool) -> dict:
     t32 = bench(lambda: big32.sum(), repeat=7).median
     data = np.random.default_rng(0).random(1_000_000)
     errors = {
-        f"{dt} {method}": M.sum_relative_error(data, dt, method)
+        f"{dt} {method}": P.sum_relative_error(data, dt, method)
         for dt in ("float32", "float64")
-        for method in M.SUM_METHODS
+        for method in F.SUM_METHODS
     }
     return {
         "n": n,
@@ -126,11 +188,11 @@ def dtype(quick: bool) -> dict:
 def chunking(quick: bool) -> dict:
     n = machine.safe_size(8 * 8, fraction=0.15, max_items=2**21 if quick else 2**23)
     chunk = 2**16
-    whole = M.traced_peak(M.mean_var_unchunked, n)
-    part = M.traced_peak(M.mean_var_chunked, n, chunk)
+    whole = traced_peak(P.mean_var_in_one_go, n)
+    part = traced_peak(P.mean_var_chunked, n, chunk)
     assert np.allclose(whole.value, part.value, rtol=1e-9, atol=0)
-    t_whole = bench(lambda: M.mean_var_unchunked(n), repeat=3, warmup=0, number=1).median
-    t_part = bench(lambda: M.mean_var_chunked(n, chunk), repeat=3, warmup=0, number=1).median
+    t_whole = bench(lambda: P.mean_var_in_one_go(n), repeat=3, warmup=0, number=1).median
+    t_part = bench(lambda: P.mean_var_chunked(n, chunk), repeat=3, warmup=0, number=1).median
     return {
         "n": n,
         "chunk": chunk,
@@ -149,9 +211,9 @@ def cache(quick: bool) -> dict:
     # row against column traversal
     n_rc = math.isqrt(machine.safe_size(8, fraction=0.1, max_items=(2048 if quick else 4096) ** 2))
     mat = np.random.default_rng(2).random((n_rc, n_rc))
-    assert math.isclose(M.sum_by_rows(mat), M.sum_by_columns(mat), rel_tol=1e-9)
-    t_rows = bench(partial(M.sum_by_rows, mat), repeat=5, number=1).median
-    t_cols = bench(partial(M.sum_by_columns, mat), repeat=5, number=1).median
+    assert math.isclose(P.sum_by_rows(mat), P.sum_by_columns(mat), rel_tol=1e-9)
+    t_rows = bench(partial(P.sum_by_rows, mat), repeat=5, number=1).median
+    t_cols = bench(partial(P.sum_by_columns, mat), repeat=5, number=1).median
     del mat
 
     # transpose: two matrices of at least 8 x the last-level cache where memory allows
@@ -160,12 +222,12 @@ def cache(quick: bool) -> dict:
     n_t = math.isqrt(machine.safe_size(16, fraction=0.25, max_items=min(want_items, cap))) // 64 * 64
     src = np.random.default_rng(3).random((n_t, n_t))
     dst = np.empty_like(src)
-    t_naive = bench(partial(M.transpose_naive, src, out=dst), repeat=5, number=1).median
+    t_naive = bench(partial(P.transpose_naive, src, dst), repeat=5, number=1).median
     assert np.array_equal(dst, src.T)
     blocked = {}
     for b in (16, 32, 64, 128, 256, 512):
         dst.fill(np.nan)
-        blocked[b] = bench(partial(M.transpose_blocked, src, b, out=dst), repeat=5, number=1).median
+        blocked[b] = bench(partial(P.transpose_blocked, src, b, dst), repeat=5, number=1).median
         assert np.array_equal(dst, src.T)
     best = min(blocked, key=blocked.get)
     ws = 2 * src.nbytes
@@ -187,9 +249,9 @@ def cache(quick: bool) -> dict:
     per_level = {
         name: {
             "working_set_bytes": int(size),
-            "ns_per_element": round(M.gather_time(int(size), repeat=repeat) * 1e9, 3),
+            "ns_per_element": round(P.gather_time(int(size), repeat=repeat) * 1e9, 3),
             # the chase's table takes seconds to build beyond a few hundred MiB: 256 MiB at most
-            "latency_ns": round(M.chase_latency(int(min(size, 256 * MIB)), repeat=repeat) * 1e9, 3),
+            "latency_ns": round(P.chase_latency(int(min(size, 256 * MIB)), repeat=repeat) * 1e9, 3),
         }
         for name, size in targets.items()
     }

@@ -35,7 +35,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from computing_change import machine, nn
+from computing_change.core import machine
+from computing_change.lessons import core_concepts as nn
 
 
 def main(argv: list[str] | None = None) -> dict:

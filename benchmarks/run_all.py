@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "src"))
-    from computing_change import machine
+    from computing_change.core import machine
 
     print("measuring the roofs ...", file=sys.stderr, flush=True)
     roofs = machine.roofs(budget=60.0)  # once for every script: time for more rounds on a busy machine

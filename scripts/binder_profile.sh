@@ -9,7 +9,7 @@ export CC_MEMORY_CAP_MIB=2048 CC_MAX_NOTEBOOK_MIB=1536
 # instead of each notebook measuring its own in a few seconds.
 roofs_dir="$(mktemp -d)"
 trap 'rm -rf "$roofs_dir"' EXIT
-taskset -c 0 python -m computing_change.machine "$roofs_dir/roofs.json" | tail -1
+taskset -c 0 python -m computing_change.core.machine "$roofs_dir/roofs.json" | tail -1
 export COMPUTING_CHANGE_ROOFS="$roofs_dir/roofs.json"
 taskset -c 0 python -m pytest --nbval --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600 \
   -p no:cacheprovider book "$@"

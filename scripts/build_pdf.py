@@ -119,8 +119,45 @@ def _widget_state() -> dict:
     return {"version_major": 2, "version_minor": 0, "state": state}
 
 
-def print_pdf(site: Path, pdf: Path) -> dict:
-    from playwright.sync_api import sync_playwright
+def _print(browser, port: int, pdf: Path, external: list[str]):
+    context = browser.new_context()
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            external.append(url)
+            r.abort()
+
+    try:
+        context.route("**/*", route)
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/print.html", wait_until="load", timeout=120_000)
+        views = page.evaluate(WAIT)
+        page.evaluate(LABEL_WIDGETS)
+        page.add_style_tag(content=PRINT_CSS)
+        page.emulate_media(media="print")
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        page.pdf(
+            path=str(pdf),
+            format="A4",
+            print_background=False,
+            display_header_footer=True,
+            header_template="<span></span>",
+            footer_template='<div style="font-size:8px;width:100%;text-align:center">'
+            'Computing Change · <span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+            margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+        )
+    finally:
+        context.close()
+    return views
+
+
+def print_pdf(site: Path, pdf: Path, browser=None) -> dict:
+    """Print ``site``/print.html to ``pdf`` in headless Chromium, offline. ``browser``: a
+    Playwright browser already launched (the test suite shares one; Playwright's sync API
+    cannot run two at once); by default one is launched here."""
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -130,41 +167,17 @@ def print_pdf(site: Path, pdf: Path) -> dict:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     external: list[str] = []
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            context = browser.new_context()
+        if browser is not None:
+            views = _print(browser, httpd.server_address[1], pdf, external)
+        else:
+            from playwright.sync_api import sync_playwright
 
-            def route(r):
-                url = r.request.url
-                if url.startswith(("data:", "blob:")) or urlparse(url).hostname == "127.0.0.1":
-                    r.continue_()
-                else:
-                    external.append(url)
-                    r.abort()
-
-            context.route("**/*", route)
-            page = context.new_page()
-            page.goto(
-                f"http://127.0.0.1:{httpd.server_address[1]}/print.html",
-                wait_until="load",
-                timeout=120_000,
-            )
-            views = page.evaluate(WAIT)
-            page.evaluate(LABEL_WIDGETS)
-            page.add_style_tag(content=PRINT_CSS)
-            page.emulate_media(media="print")
-            pdf.parent.mkdir(parents=True, exist_ok=True)
-            page.pdf(
-                path=str(pdf),
-                format="A4",
-                print_background=False,
-                display_header_footer=True,
-                header_template="<span></span>",
-                footer_template='<div style="font-size:8px;width:100%;text-align:center">'
-                'Computing Change · <span class="pageNumber"></span> / <span class="totalPages"></span></div>',
-                margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
-            )
-            browser.close()
+            with sync_playwright() as pw:
+                own = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                try:
+                    views = _print(own, httpd.server_address[1], pdf, external)
+                finally:
+                    own.close()
     finally:
         httpd.shutdown()
         httpd.server_close()

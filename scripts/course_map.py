@@ -122,7 +122,9 @@ def exercise_count(path: Path) -> int:
     return len(re.findall(r"^:{3,}\{exercise\}", markdown_text(path), flags=re.M))
 
 
-_DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`")
+# A page link: {doc}`Title <path>` (Markdown pages) or [Title](path.ipynb) (notebooks, which
+# JupyterLab opens; book/_ext/cc_site.py gives the website the {doc} role).
+_DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`|\]\((?![a-z][a-z0-9+.-]*:)([^)\s#]+?)\.(?:ipynb|md)\)")
 _CHAPTER_REF = re.compile(
     r"\b(?:[Cc]hapters?|[Ss]ections?)\s+"
     r"(\d+(?:\.\d+)?(?:\s*(?:\([^)]*\)\s*)?(?:,|and)\s*\d+(?:\.\d+)?)*)"
@@ -143,7 +145,7 @@ def named_chapters(page: Page, pages: list[Page]) -> set[str]:
     numbers = {p.number for p in pages}
     found: set[str] = set()
     here = PurePosixPath(page.doc).parent
-    for target in _DOC.findall(para):
+    for target in (doc or link for doc, link in _DOC.findall(para)):
         doc = _normalise(here / target.strip())
         if doc not in by_doc:
             raise ValueError(f"{page.doc}: What you'll need links to {target!r}, not a page of the course")

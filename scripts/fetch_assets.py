@@ -2,7 +2,8 @@
 """Fetch what the website and its browser tests need offline, from the npm registry, at
 pinned versions.
 
-The site serves MathJax, RequireJS, the ipywidgets HTML manager and a Chinese web font
+The site serves MathJax, RequireJS, the ipywidgets HTML manager, anywidget's front end
+(the live formula widgets) and a Chinese web font
 (Noto Sans SC) itself, so formulas typeset, saved widgets render and Chinese text shows on
 machines without a CJK system font, with no internet. The browser tests inject axe-core
 (the accessibility audit) into every page; it is test-only and never published with the
@@ -131,6 +132,16 @@ PACKAGES = [
         "integrity": "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
         "dest": VENDOR,
         "map": {"package/dist/": "html-manager/"},
+    },
+    {
+        # the front end of the live formula widgets (computing_change.models.views): an AMD module
+        # that book/_static/widgets-config.js maps for RequireJS, so the HTML manager loads it
+        # from the site instead of a CDN
+        "name": "anywidget",
+        "version": "0.11.0",
+        "integrity": "sha512-LHZgW2j5UjyerZSZcO+BtZPXGMSORQV2bUT480hOR5x/BXS8sOradi/71amJfMueSEnKX0dqPwTfsOGHTsyZpQ==",
+        "dest": VENDOR,
+        "map": {"package/dist/index.js": "anywidget/index.js", "package/LICENSE": "anywidget/LICENSE"},
     },
     {
         "name": "@fontsource/noto-sans-sc",

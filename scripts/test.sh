@@ -4,11 +4,11 @@
 # Extra arguments go to pytest (e.g. scripts/test.sh -k formulas).
 source "$(dirname "$0")/_env.sh"
 # The roofs (peak FLOP/s, memory bandwidth) are measured once, carefully, for the whole run
-# and shared by every notebook through COMPUTING_CHANGE_ROOFS (computing_change.machine),
+# and shared by every notebook through COMPUTING_CHANGE_ROOFS (computing_change.core.machine),
 # instead of each notebook measuring its own in a few seconds.
 roofs_dir="$(mktemp -d)"
 trap 'rm -rf "$roofs_dir"' EXIT
-python -m computing_change.machine "$roofs_dir/roofs.json" | tail -1
+python -m computing_change.core.machine "$roofs_dir/roofs.json" | tail -1
 export COMPUTING_CHANGE_ROOFS="$roofs_dir/roofs.json"
 ruff check src tests scripts benchmarks conftest.py
 ruff format --check src tests scripts benchmarks conftest.py

@@ -74,7 +74,7 @@ def _finish(started: tuple[subprocess.Popen, Path], timeout: float) -> str:
 
 _ROOFS_CODE = """
 import json, sys
-from computing_change import machine
+from computing_change.core import machine
 runs = [machine.roofs().as_dict(), machine.roofs(refresh=True).as_dict()]
 best = {k: max(r[k] for r in runs) if isinstance(v, float) else v for k, v in runs[0].items()}
 open(sys.argv[1], "w").write(json.dumps(best))
@@ -84,7 +84,7 @@ open(sys.argv[1], "w").write(json.dumps(best))
 def _roofs_var() -> str | None:
     """The variable through which the course's package shares measured roofs, if it does
     (otherwise each notebook measures its own)."""
-    from computing_change import machine
+    from computing_change.core import machine
 
     return getattr(machine, "ROOFS_ENV", None) if hasattr(machine, "roofs") else None
 
@@ -124,7 +124,7 @@ def report(built) -> dict:
     """Each assignment's solution and wrong submission, graded by otter run: in two
     processes at once when two cores are usable (other programs only slow a timing down,
     and the timed checks fail only when a notebook runs too fast), in one otherwise."""
-    from computing_change.machine import usable_cores
+    from computing_change.core.machine import usable_cores
 
     work, env, roofs, var = built
     if roofs:

@@ -1,4 +1,4 @@
-"""Property tests of every formula in computing_change.formulas: limits, monotonicity, the
+"""Property tests of every formula in computing_change.models.formulas: limits, monotonicity, the
 bounds a model must never cross, and clear ValueErrors for invalid input."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from computing_change import formulas as F
+from computing_change.models import formulas as F
 
 frac = st.floats(0, 1, allow_nan=False)
 procs = st.floats(1, 1e6, allow_nan=False)
@@ -72,6 +72,24 @@ def test_every_record_rejects_out_of_range_input_naming_the_parameter(key):
         for bad in bads:
             with pytest.raises(ValueError, match=p.name):
                 formula(**{**defaults, p.name: bad})
+
+
+def test_records_read_their_ranges_from_the_functions_checks():
+    # written once: the record's range is the one its function's check(...) enforces
+    p = F.FORMULAS["E_p"].param("p")
+    assert (p.lo, p.hi, p.lo_open, p.hi_open) == (1, None, False, False)
+    # followed through calls: task_time_bound passes its arguments on to two checked functions
+    assert F._checked_ranges(F.task_time_bound) == {
+        "gflop": (0, None, False, False),
+        "gbytes": (0, None, False, False),
+        "peak_gflops": (0, None, True, False),
+        "bandwidth_gbs": (0, None, True, False),
+    }
+    # a record that states another range than its function enforces is refused
+    with pytest.raises(ValueError, match="leave the range to the function"):
+        F.Formula("x", "x", "x", F.efficiency_parallel, (F.Param("p", "p", lo=2, default=4),), "E")
+    # a function whose source cannot be read keeps the ranges its record states
+    assert F._checked_ranges(max) == {}
 
 
 def test_evaluate_rejects_unknown_key():
@@ -504,3 +522,146 @@ def test_vectorized_calls_match_scalar_calls(fs):
     np.testing.assert_allclose(F.amdahl_efficiency(fs, 8), [F.amdahl_efficiency(f, 8) for f in fs])
     np.testing.assert_allclose(F.karp_flatt(1 / fs, 4), [F.karp_flatt(1 / f, 4) for f in fs])
     np.testing.assert_allclose(F.amat(1.0, fs, 50.0), [F.amat(1.0, f, 50.0) for f in fs])
+
+
+# --- The chapters' live readouts ------------------------------------------------------------
+
+
+def test_variant_holds_arguments_fixed_and_changes_defaults():
+    base = F.FORMULAS["alpha_beta"]
+    fitted = F.variant(base, key="fit", title="fit", fixed={"alpha": 1e-5, "beta": 2e9})
+    assert [p.name for p in fitted.params] == ["n"] and fitted.title == "fit" and fitted.key == "fit"
+    assert fitted(n=2e9) == pytest.approx(1e-5 + 1.0)
+    mine = F.variant(base, params={"beta": {"default": 25e9, "label": "β"}})
+    assert mine.param("beta").default == 25e9 and mine.param("beta").label == "β"
+    assert base.param("beta").default == 1e10  # the registry's record is unchanged
+    with pytest.raises(ValueError, match="beta must be"):
+        F.variant(base, fixed={"beta": 0})
+    with pytest.raises(ValueError, match="alpha must be"):
+        F.variant(base, params={"alpha": {"default": -1.0}})
+    with pytest.raises(ValueError, match="no parameter"):
+        F.variant(base, fixed={"gamma": 1.0})
+    with pytest.raises(ValueError, match="at least one parameter"):
+        F.variant(base, fixed={"n": 1, "alpha": 0, "beta": 1})
+
+
+def test_task_time_bound_examples_in_any_consistent_units():
+    assert F.task_time_bound(1e9, 1e6, 1e10, 1e10) == pytest.approx(0.1)  # FLOP, bytes, per second
+    assert F.task_time_bound(1e6, 1e9, 1e10, 1e10) == pytest.approx(0.1)
+    assert F.task_time_bound(1.0, 0.001, 10.0, 10.0) == pytest.approx(0.1)  # GFLOP, GB
+    assert F.task_time_bound(0, 0, 1, 1) == 0.0
+    assert np.allclose(F.task_time_bound(np.array([1.0, 4.0]), 2.0, 1.0, 1.0), [2.0, 4.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0, 1e20), st.floats(0, 1e20), st.floats(1e-3, 1e16), st.floats(1e-3, 1e14))
+def test_task_time_bound_is_the_larger_limit(f, b, p, beta):
+    t = F.task_time_bound(f, b, p, beta)
+    assert t >= f / p * (1 - 1e-12) and t >= b / beta * (1 - 1e-12)
+    assert t == max(F.compute_time(f, p), F.transfer_time(b, beta)) == pytest.approx(max(f / p, b / beta))
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ((-1, 0, 1, 1), "gflop"),
+        ((0, -1, 1, 1), "gbytes"),
+        ((0, 0, 0, 1), "peak_gflops"),
+        ((0, 0, 1, 0), "bandwidth_gbs"),
+        ((float("inf"), 0, 1, 1), "gflop"),
+        (("a", 0, 1, 1), "gflop"),
+    ],
+)
+def test_task_time_bound_validates(args, name):
+    with pytest.raises(ValueError, match=name):
+        F.task_time_bound(*args)
+
+
+def test_task_time_bound_says_which_ceiling_binds_and_refuses_bad_input():
+    # 2 GFLOP on 100 GFLOP/s = 20 ms; 0.024 GB at 20 GB/s = 1.2 ms: compute-bound
+    assert F.task_time_bound(2.0, 0.024, 100.0, 20.0) == pytest.approx(0.02)
+    assert F.task_time_bound(0.01, 0.24, 100.0, 20.0) == pytest.approx(0.012)
+    with pytest.raises(ValueError, match="gflop must be a finite number >= 0; got -2"):
+        F.task_time_bound(-2.0, 0.024, 100.0, 20.0)
+    with pytest.raises(ValueError, match="bandwidth_gbs must be"):
+        F.task_time_bound(2.0, 0.024, 100.0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 10**6), st.integers(1, 10**6))
+def test_reduction_bounds_bracket_the_schedule(n, p):
+    work, depth = F.reduction_work_span(n)
+    lo, hi = F.reduction_brent_lower(n, p), F.reduction_brent_upper(n, p)
+    assert lo == F.brent_lower(work, depth, p) and hi == pytest.approx(F.brent_upper(work, depth, p), **close)
+    assert lo <= F.reduction_steps(n, p) <= hi <= 2 * lo
+
+
+def test_reduction_bounds_refuse_bad_input():
+    with pytest.raises(ValueError, match="n must be"):
+        F.reduction_brent_upper(1, 4)
+    with pytest.raises(ValueError, match="p must be"):
+        F.reduction_brent_lower(16, 0.5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0, 1e9), whole_procs, st.floats(0, 1), st.floats(0, 1e-6), st.floats(0, 1e-6))
+def test_fitted_run_time_is_the_time_model(n, p, a, b, c):
+    # the time model as book/models/fitting.ipynb writes it (its `predict`)
+    assert F.fitted_run_time(n, p, a, b, c) == pytest.approx(a + b * n + c * n / p, **close)
+    serial = F.fitted_serial_time(n, a, b)
+    assert serial <= F.fitted_run_time(n, p, a, b, c) + 1e-15
+    assert F.fitted_run_time(n, 1e15, a, b, c) == pytest.approx(serial, rel=1e-6, abs=1e-12)
+
+
+def test_fitted_run_time_with_one_worker_count_refuses_the_others():
+    assert F.fitted_run_time(1e6, 1, 1e-3, 2e-9, 0.0, 1.0) == pytest.approx(1e-3 + 2e-9 * 1e6)
+    with pytest.raises(ValueError, match="p must be 1: the model was fitted on that worker count only"):
+        F.fitted_run_time(1e6, 2, 1e-3, 2e-9, 0.0, 1.0)
+    with pytest.raises(ValueError, match="c must be"):
+        F.fitted_run_time(1e6, 2, 1e-3, 2e-9, -1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1, 1e9), st.floats(1e-12, 1e-3), st.floats(0, 3), st.floats(0, 1e-3), st.floats(0, 1e-6))
+def test_fitted_costs_are_the_algorithms_fits(n, prefactor, exponent, t0, c):
+    from computing_change.models.fits import PowerLawFit
+
+    fit = PowerLawFit(exponent, prefactor, 0.0, 1.0, 2.0, 2)
+    assert F.power_law_time(n, prefactor, exponent) == pytest.approx(fit.predict(n), **close)
+    # chapter 3.4 fits (t0, c) in a cell and draws t0 + c n
+    assert F.linear_cost_time(n, t0, c) == pytest.approx(t0 + c * n, **close)
+
+
+def test_fitted_costs_refuse_bad_input():
+    with pytest.raises(ValueError, match="n must be"):
+        F.power_law_time(2e12, 1e-9, 2.0)
+    with pytest.raises(ValueError, match="exponent must be"):
+        F.power_law_time(1e3, 1e-9, 11.0)
+    with pytest.raises(ValueError, match="per_item must be"):
+        F.linear_cost_time(1e3, 1e-6, -1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 1024),
+    st.floats(1, 1e12),
+    st.floats(1e-11, 1e-6),
+    st.floats(1e-11, 1e-6),
+    st.floats(0, 1e-2),
+)
+def test_two_pass_scan_speedup_approaches_its_limit(p, n, c_s, c_r, o):
+    speedup = F.two_pass_scan_speedup(p, n, c_s, c_r, o)
+    limit = F.two_pass_scan_limit(p, c_s, c_r)
+    assert speedup <= limit * (1 + 1e-12)
+    assert F.two_pass_scan_speedup(p, n, c_s, c_r, 0.0) == pytest.approx(limit, **close)  # no round trips
+    assert F.two_pass_scan_speedup(p, n, c_s, c_r, o + 1e-3) <= speedup  # dearer round trips never help
+
+
+def test_two_pass_scan_limit_and_bad_input():
+    assert F.two_pass_scan_limit(1, 1e-9, 1e-9) == 1.0
+    assert F.two_pass_scan_limit(8, 1e-9, 1e-9) == pytest.approx(4.0)
+    assert F.two_pass_scan_speedup(8, 1e15, 1e-9, 1e-9, 1e-3) == pytest.approx(4.0, rel=1e-6)
+    with pytest.raises(ValueError, match="p must be a whole number >= 1; got 2.5"):
+        F.two_pass_scan_speedup(2.5, 1e6, 1e-9, 1e-9, 1e-3)
+    with pytest.raises(ValueError, match="overhead must be"):
+        F.two_pass_scan_speedup(2, 1e6, 1e-9, 1e-9, -1.0)

@@ -271,10 +271,10 @@ def test_assignments_one_per_week_and_after_their_chapters():
 
 
 def test_hardware_page_uses_the_course_names():
-    from computing_change import distributed
+    from computing_change.core.pools import SCHEDULER_ENV
 
     text = (INSTRUCTORS / "hardware.md").read_text(encoding="utf-8")
-    assert distributed.SCHEDULER_ENV in text
+    assert SCHEDULER_ENV in text
     assert "usable_cores()" in text and "safe_size()" in text
     assert "scripts/binder_profile.sh" in text and (ROOT / "scripts" / "binder_profile.sh").exists()
     pitfalls = (INSTRUCTORS / "pitfalls.md").read_text(encoding="utf-8")

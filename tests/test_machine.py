@@ -1,4 +1,4 @@
-"""Unit and property tests of computing_change.machine.
+"""Unit and property tests of computing_change.core.machine.
 
 The OS is faked: cgroup files live in a temporary directory (``machine._CGROUP`` and
 ``machine._PROC_CGROUP`` point there), CPU affinity and psutil are monkeypatched. The
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from computing_change import machine
+from computing_change.core import machine
 
 VM = namedtuple("VM", "total available")
 GiB = 1024**3
@@ -1030,40 +1030,8 @@ def _timed(func) -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# time_bound, the profile and the summary
+# the profile and the summary
 # ---------------------------------------------------------------------------------------
-
-
-def test_time_bound_examples():
-    assert machine.time_bound(1e9, 1e6, peak_flops=1e10, bandwidth=1e10) == pytest.approx(0.1)
-    assert machine.time_bound(1e6, 1e9, peak_flops=1e10, bandwidth=1e10) == pytest.approx(0.1)
-    assert machine.time_bound(0, 0, peak_flops=1, bandwidth=1) == 0.0
-    out = machine.time_bound(np.array([1.0, 4.0]), 2.0, peak_flops=1.0, bandwidth=1.0)
-    assert np.allclose(out, [2.0, 4.0])
-
-
-@given(st.floats(0, 1e20), st.floats(0, 1e20), st.floats(1e3, 1e16), st.floats(1e3, 1e14))
-def test_time_bound_is_the_larger_limit(f, b, p, beta):
-    t = machine.time_bound(f, b, peak_flops=p, bandwidth=beta)
-    assert t >= f / p * (1 - 1e-12) and t >= b / beta * (1 - 1e-12)
-    assert t == pytest.approx(max(f / p, b / beta))
-
-
-@pytest.mark.parametrize(
-    "args, name",
-    [
-        ((-1, 0, 1, 1), "flops"),
-        ((0, -1, 1, 1), "nbytes"),
-        ((0, 0, 0, 1), "peak_flops"),
-        ((0, 0, 1, 0), "bandwidth"),
-        ((float("inf"), 0, 1, 1), "flops"),
-        (("a", 0, 1, 1), "flops"),
-    ],
-)
-def test_time_bound_validates(args, name):
-    f, b, p, beta = args
-    with pytest.raises(ValueError, match=name):
-        machine.time_bound(f, b, peak_flops=p, bandwidth=beta)
 
 
 def make_profile(**over):
@@ -1132,15 +1100,7 @@ def test_rows_with_units():
     assert rows["Memory roof (best of the three, 1 core)"] == "5 GB/s"
     assert rows["Machine balance (float64, all usable cores)"] == "5 FLOP/byte"
     assert p.balance == pytest.approx(5.0)
-    assert p.time_bound(1e9, 1e9) == pytest.approx(0.1)
-    assert p.time_bound(1e10, 0, dtype="float32") == pytest.approx(0.1)
-    assert p.time_bound(0, 1e9, threads=1) == pytest.approx(0.2)  # the one-core roofs
-    assert p.time_bound(6e10, 0, dtype="float32", threads=1) == pytest.approx(1.0)
     assert "| Usable cores (affinity, quota) | 1 |" in p.markdown()
-    with pytest.raises(ValueError, match="dtype"):
-        p.time_bound(1, 1, dtype="int8")
-    with pytest.raises(ValueError, match="measure"):
-        make_profile().time_bound(1, 1)
 
 
 def test_profile_without_measuring_is_quick_and_consistent():

@@ -1,4 +1,4 @@
-"""Tests of chapter 2's kernels (computing_change.nn): correctness only, never speed."""
+"""Tests of chapter 2's kernels (computing_change.lessons.core_concepts): correctness only, never speed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from computing_change import nn
-from computing_change.memory import traced_peak
+from computing_change.core.timing import compare_times
+from computing_change.core.tracing import traced_peak, tracing
+from computing_change.lessons import core_concepts as nn
+from computing_change.models import formulas as F
 
 sizes_st = st.lists(st.integers(1, 7), min_size=2, max_size=4).filter(lambda s: s[-1] >= 2)
 
@@ -158,14 +160,14 @@ def test_batching_sizes_are_clipped_and_aligned():
 
 
 def test_intensities():
-    assert nn.matvec_intensity(4096) == pytest.approx(0.25, rel=1e-3)
-    assert nn.matmul_intensity(1200) == pytest.approx(100.0)
-    assert nn.layer_intensity(1, 1, 1) == pytest.approx(2 / 24)
+    assert F.matvec_intensity(4096) == pytest.approx(0.25, rel=1e-3)
+    assert F.matmul_intensity(1200) == pytest.approx(100.0)
+    assert F.layer_intensity(1, 1, 1) == pytest.approx(2 / 24)
     b = np.array([1, 2, 4, 8, 16, 64, 256])
-    assert np.all(np.diff(nn.layer_intensity(b, 1024, 1024)) > 0)
-    assert nn.layer_roofline(1e6, 1024, 50, 10) == pytest.approx(50)
-    f = nn.layer_roofline_formula(40, 12, 512)
-    assert f(b=1, n=512, P=40, beta=12) == pytest.approx(12 * nn.matvec_intensity(512))
+    assert np.all(np.diff(F.layer_intensity(b, 1024, 1024)) > 0)
+    assert F.layer_roofline(1e6, 1024, 50, 10) == pytest.approx(50)
+    f = F.layer_roofline_formula(40, 12, 512)
+    assert f(b=1, n=512, P=40, beta=12) == pytest.approx(12 * F.matvec_intensity(512))
 
 
 # ------------------------------------------------------------------ Software 2.0 tests
@@ -175,7 +177,7 @@ def test_forward_memory_does_not_depend_on_input_values():
     net = nn.init_mlp((32, 64, 64, 4))
     rng = np.random.default_rng(0)
     values = (np.zeros(32), rng.standard_normal(32), 1e3 * np.ones(32), -np.ones(32))
-    with nn.tracing():
+    with tracing():
         for v in values:  # warm-up
             traced_peak(nn.forward, net, v)
         peaks = {min(traced_peak(nn.forward, net, v).peak for _ in range(3)) for v in values}
@@ -183,7 +185,7 @@ def test_forward_memory_does_not_depend_on_input_values():
 
 
 def test_compare_times():
-    out = nn.compare_times({"a": lambda: None, 2: lambda: sum(range(100))}, rounds=2, min_time=0)
+    out = compare_times({"a": lambda: None, 2: lambda: sum(range(100))}, rounds=2, min_time=0)
     assert set(out) == {"a", 2} and all(t > 0 for t in out.values())
 
 
@@ -191,7 +193,7 @@ def test_collatz():
     assert nn.collatz_trajectory(1) == [1]
     assert nn.collatz_trajectory(6) == [6, 3, 10, 5, 16, 8, 4, 2, 1]
     assert len(nn.collatz_trajectory(27)) - 1 == 111
-    with nn.tracing():
+    with tracing():
         small = traced_peak(nn.collatz_trajectory, 16).peak
         large = traced_peak(nn.collatz_trajectory, 27).peak
     assert large > small
@@ -255,17 +257,17 @@ def test_cache_truncate():
         (lambda: nn.throughput(nn.init_mlp([3, 2]), 5000), "batch_size"),
         (lambda: nn.throughput_model(0, 1, 1, 1), "batch_size"),
         (lambda: nn.throughput_model(1, 0, 1, 1), "t1"),
-        (lambda: nn.layer_intensity(1, 1, 1, itemsize=3), "itemsize"),
-        (lambda: nn.layer_roofline(0, 1, 1, 1), "batch"),
-        (lambda: nn.layer_roofline_formula(0, 1), "peak_gflops"),
+        (lambda: F.layer_intensity(1, 1, 1, itemsize=3), "itemsize"),
+        (lambda: F.layer_roofline(0, 1, 1, 1), "batch"),
+        (lambda: F.layer_roofline_formula(0, 1), "peak_gflops"),
         (lambda: nn.collatz_trajectory(0), "n"),
         (lambda: nn.collatz_trajectory(2.5), "n"),
         (lambda: nn.init_attention(0), "d"),
         (lambda: nn.decode(nn.init_attention(2), np.zeros((3, 4))), "X"),
         (lambda: nn.KVCache(2).truncate(1), "length"),
-        (lambda: nn.compare_times({}), "funcs"),
-        (lambda: nn.compare_times({"x": 1}), "funcs['x']"),
-        (lambda: nn.compare_times({"x": print}, rounds=0), "rounds"),
+        (lambda: compare_times({}), "funcs"),
+        (lambda: compare_times({"x": 1}), "funcs['x']"),
+        (lambda: compare_times({"x": print}, rounds=0), "rounds"),
         (lambda: nn.decode_step_times(nn.init_attention(2), [1], statistic="mean"), "statistic"),
         (
             lambda: nn.numerical_gradient(nn.init_mlp([2, 2]), np.zeros((1, 2)), np.array([0]), indices=[99]),

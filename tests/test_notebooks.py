@@ -88,22 +88,13 @@ def test_title_has_chinese_heading(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_widgets_are_probed_with_bad_input(path):
-    """A notebook that shows widgets ends with the hidden cell that drives every one of them
-    to invalid settings (scripts/add_widget_probe.py), and that cell passed."""
+def test_no_test_code_in_the_notebook(path):
+    """The widget probe is test code: the root conftest.py runs it in each notebook's kernel
+    after the last cell (tests/widget_probe.py). A reader's notebook carries none of it."""
     nb = _load(path)
-    has_widgets = any(WIDGET_MIME in o.get("data", {}) for c in _code_cells(nb) for o in c.get("outputs", []))
-    if not has_widgets:
-        return
-    last = _code_cells(nb)[-1]
-    assert "widget-probe" in last["metadata"].get("tags", []), (
-        "missing the widget probe cell (add_widget_probe.py)"
-    )
-    assert "remove-cell" in last["metadata"].get("tags", [])
-    text = "".join(
-        "".join(o.get("text", "")) for o in last.get("outputs", []) if o["output_type"] == "stream"
-    )
-    assert "all handled" in text, f"the widget probe did not pass: {text!r}"
+    for cell in _code_cells(nb):
+        assert "widget-probe" not in cell["metadata"].get("tags", []), "a widget-probe cell is left"
+        assert "probe_widgets" not in "".join(cell["source"]), "the notebook calls the tests' widget probe"
 
 
 GLYPH_MISSING = re.compile(r"Glyph \d+ .{0,80}?missing from (?:current )?font")
@@ -144,3 +135,75 @@ def test_figures_have_the_glyphs_they_show(path):
             if CJK.search(m.group(1)):
                 problems.append(f"Chinese in SVG text: {m.group(1)[:40]!r}")
     assert not problems, "characters missing from the figure's font: " + "; ".join(sorted(set(problems))[:5])
+
+
+# A fenced Python block in a chapter's prose is a copy of code, and a copy drifts from the
+# code that runs. The code a page teaches is in its code cells (or shown from its running
+# source with computing_change.notebook.show). A block may stay in the markdown only when it
+# is deliberately not run, and says so on its first line ("# Not run: the article's code,
+# quoted as printed"). Exercise solutions are the reader's answers, shown for the reader to
+# run, and are exempt.
+FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
+DIRECTIVE_OPEN = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?P<name>[\w-]+)\}")
+PYTHON_INFO = re.compile(r"^(?:\{(?:code-block|code|sourcecode)\}[ \t]*)?(?:python3?|py|ipython3?)\b")
+
+
+def python_blocks_outside_solutions(markdown: str) -> list[str]:
+    """The fenced Python blocks of a markdown text that are neither marked as not run nor
+    inside a {solution} directive, each as its text."""
+    found: list[str] = []
+    stack: list[tuple[str, str]] = []  # open directives: (fence, name)
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        code = FENCE_OPEN.match(line)
+        directive = DIRECTIVE_OPEN.match(line)
+        if directive:
+            stack.append((directive["fence"], directive["name"]))
+        elif code and PYTHON_INFO.match(code["info"].strip()):
+            fence, body = code["fence"], []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(fence):
+                body.append(lines[i])
+                i += 1
+            in_solution = any(name == "solution" for _, name in stack)
+            first = next((b.strip() for b in body if b.strip()), "")
+            if not in_solution and not first.startswith("# Not run:"):
+                found.append("\n".join(body))
+        elif stack and line == stack[-1][0]:
+            stack.pop()
+        elif code and not code["info"].strip():
+            # a plain fence: skip to its end (it may hold lines that look like fences)
+            fence = code["fence"]
+            i += 1
+            while i < len(lines) and lines[i].strip() != fence:
+                i += 1
+        i += 1
+    return found
+
+
+def test_python_block_rule_finds_what_it_should():
+    text = (
+        "Prose.\n\n```python\nx = 1\n```\n\n"
+        "```{code-block} python\n# Not run: the article's code, as printed\nimport tensorflow\n```\n\n"
+        ":::{solution} ex-a\n:class: dropdown\n\n```python\ny = 2\n```\n:::\n\n"
+        "```py\nz = 3\n```\n\n```text\nw = 4\n```\n"
+    )
+    assert python_blocks_outside_solutions(text) == ["x = 1", "z = 3"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_python_copied_into_the_prose(path):
+    nb = _load(path)
+    offenders = [
+        (index, block.splitlines()[0] if block else "")
+        for index, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "markdown"
+        for block in python_blocks_outside_solutions("".join(cell["source"]))
+    ]
+    assert not offenders, (
+        f"{path.name}: fenced Python in the markdown (cell index, first line): {offenders}. "
+        "Put the code in a code cell (or show(fn) from its running source), or mark it "
+        "'# Not run: <why>' on its first line."
+    )

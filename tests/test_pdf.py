@@ -51,7 +51,7 @@ def _chapters() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def pdf_text(tmp_path_factory) -> list[str]:
+def pdf_text(tmp_path_factory, browser) -> list[str]:
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (see .ci/run)"
     from pypdf import PdfReader
 
@@ -59,7 +59,7 @@ def pdf_text(tmp_path_factory) -> list[str]:
     out = tmp_path_factory.mktemp("pdf")
     site = builder.build_single_html(out / "build")
     pdf = out / "computing-change.pdf"
-    builder.print_pdf(site, pdf)
+    builder.print_pdf(site, pdf, browser=browser)
     return [page.extract_text() or "" for page in PdfReader(pdf).pages]
 
 

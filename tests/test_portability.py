@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from computing_change import machine
+from computing_change.core import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(
@@ -62,13 +62,12 @@ READS_MACHINE = {
     "cache_bandwidth",
     "bandwidth_for",
     "fraction_of_roof",
-    "current_roofs",
     "chase_latency",
 }
 
 # (notebook, a line of the cell) -> why its output is the same on every machine.
 REASONED: dict[tuple[str, str], str] = {
-    ("applications/big_data.ipynb", "sub_run = A.aggregate_files("): (
+    ("applications/big_data.ipynb", "sub_run = out_of_core("): (
         "prints the verdict of an assert (out-of-core equals in-memory) and the row count, "
         "which the file plan fixes: the workers and the memory budget change how the rows "
         "are read, not how many there are"
@@ -124,18 +123,67 @@ def _safe_size_is_invariant(call: ast.Call, monkeypatch) -> bool:
     return len(results) == 1
 
 
+def _local_names(node: ast.AST) -> set[str]:
+    """Names a function, lambda or comprehension binds in its own scope (parameters, loop
+    targets, assignments): inside it they shadow the notebook's globals."""
+    names: set[str] = set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = node.args
+        names |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+        names |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for stmt in body:
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+        declared = {n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names}
+        names -= declared
+    else:  # a comprehension
+        for gen in node.generators:
+            names |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+    return names
+
+
+SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
 def _tainting(node: ast.AST, tainted: set[str], monkeypatch) -> bool:
-    """Does evaluating ``node`` read the machine (directly or through a tainted name)?"""
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call):
-            name = _name(sub.func)
-            if name in READS_MACHINE:
-                return True
-            if name == "safe_size" and not _safe_size_is_invariant(sub, monkeypatch):
-                return True
-        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in tainted:
+    """Does evaluating ``node`` read the machine (directly or through a tainted name)?
+    A name bound inside a function or comprehension (a parameter, a loop variable, a local)
+    shadows a tainted global of the same name."""
+    if isinstance(node, ast.Call):
+        name = _name(node.func)
+        if name in READS_MACHINE:
             return True
-    return False
+        if name == "safe_size" and not _safe_size_is_invariant(node, monkeypatch):
+            return True
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tainted:
+        return True
+    if isinstance(node, SCOPES):
+        inner = tainted - _local_names(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            outer = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            outer += getattr(node, "decorator_list", [])
+            if any(_tainting(n, tainted, monkeypatch) for n in outer):
+                return True
+            body = node.body if isinstance(node.body, list) else [node.body]
+            return any(_tainting(n, inner, monkeypatch) for n in body)
+        # the first iterable of a comprehension is evaluated in the enclosing scope
+        first = node.generators[0].iter
+        if _tainting(first, tainted, monkeypatch):
+            return True
+        rest = [n for n in ast.iter_child_nodes(node) if n is not node.generators[0]]
+        rest += [n for n in ast.iter_child_nodes(node.generators[0]) if n is not first]
+        return any(_tainting(n, inner, monkeypatch) for n in rest)
+    return any(_tainting(child, tainted, monkeypatch) for child in ast.iter_child_nodes(node))
 
 
 def _targets(stmt: ast.stmt) -> list[str]:
@@ -224,3 +272,46 @@ def test_taint_follows_assignments(tmp_path, monkeypatch):
     nb = tmp_path / "nb.ipynb"
     nb.write_text(json.dumps({"cells": cells}))
     assert _compared_cells_using_the_machine(nb, monkeypatch) == ["print(workers)"]
+
+
+def test_names_bound_inside_a_function_shadow_the_tainted_ones(tmp_path, monkeypatch):
+    cells = [
+        {"cell_type": "code", "source": "n = machine.usable_cores()", "metadata": {}, "outputs": []},
+        {
+            "cell_type": "code",
+            "source": "def f(n):\n    return n + 1\nprint(f(3))",
+            "metadata": {},
+            "outputs": [{"x": 1}],
+        },
+        {
+            "cell_type": "code",
+            "source": "print([n for n in range(3)])",
+            "metadata": {},
+            "outputs": [{"x": 1}],
+        },
+        {
+            "cell_type": "code",
+            "source": "def g():\n    return n\nprint(g())",
+            "metadata": {},
+            "outputs": [{"x": 1}],
+        },
+        {
+            "cell_type": "code",
+            "source": "print([k for k in range(n)])",
+            "metadata": {},
+            "outputs": [{"x": 1}],
+        },
+        {
+            "cell_type": "code",
+            "source": "def h(k=n):\n    return k\nprint(h())",
+            "metadata": {},
+            "outputs": [{"x": 1}],
+        },
+    ]
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(json.dumps({"cells": cells}))
+    assert _compared_cells_using_the_machine(nb, monkeypatch) == [
+        "def g():",
+        "print([k for k in range(n)])",
+        "def h(k=n):",
+    ]

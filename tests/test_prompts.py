@@ -115,8 +115,8 @@ def predict_problems(text: str) -> list[str] | None:
             problems.append(f"a predict box titled {title!r}, not 'Predict'")
         if "?" not in body:
             problems.append("a Predict box that asks no question")
-        if "{glue" in body:
-            problems.append("a Predict box that quotes a measured number ({glue})")
+        if "{glue" in body or "{eval}" in body:
+            problems.append("a Predict box that quotes a measured number ({eval}`glued(...)`)")
     return problems
 
 
@@ -186,6 +186,7 @@ def test_the_checks_catch_bad_prompts():
     good_predict = ":::{admonition} Predict\n:class: tip predict\nWhat do you expect, and why?\n:::"
     assert predict_problems(good_predict) == []
     assert predict_problems(good_predict.replace("why?", "why {glue:text}`x`?"))
+    assert predict_problems(good_predict.replace("why?", "why {eval}`glued('x', '.2f')`?"))
     assert predict_problems(good_predict.replace("?", "."))
     assert exercise_problems(":::{exercise} ★★ Title\n:label: ex-a\n\nText\n:::") == []
     assert exercise_problems(":::{exercise} ★★★★ Title\n:label: ex-a\n:::")

@@ -14,12 +14,6 @@ arrow keys; the font test asks Chromium which font drew the Chinese characters.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
@@ -29,56 +23,7 @@ bs4 = pytest.importorskip("bs4")
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / "tests" / "_vendor" / "axe.min.js"
 CJK_FONT = "Noto Sans SC"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """Build the website into a temporary folder; the build itself must be warning-free.
-
-    ``CC_BUILT_SITE=path/to/_build/html`` reuses a site built by scripts/build_site.sh
-    (handy while writing a chapter; CI always builds afresh).
-    """
-    prebuilt = os.environ.get("CC_BUILT_SITE")
-    if prebuilt:
-        return Path(prebuilt)
-    out = tmp_path_factory.mktemp("site")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(ROOT), "--all", "-W", "-n", "--keep-going", "--path-output", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (
-        "website build failed or warned:\n" + proc.stdout[-6000:] + proc.stderr[-3000:]
-    )
-    html = out / "_build" / "html"
-    assert (html / "index.html").exists()
-    return html
-
-
-@pytest.fixture(scope="session")
-def server(site):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def _pages(site: Path) -> list[Path]:
@@ -99,19 +44,6 @@ def _redirect(path: Path) -> str | None:
 
 def _soup(path: Path):
     return bs4.BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (see .ci/run)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 WAIT_FOR_RENDERING = """async () => {
@@ -187,24 +119,6 @@ AUDIT = """() => { window.__ccAudit = (async () => {
 })(); }"""
 
 
-def _offline_context(browser, **kwargs):
-    """A browser context that lets requests reach only the local server; the others are
-    aborted and listed in the returned list."""
-    context = browser.new_context(**kwargs)
-    external: list[str] = []
-
-    def route(r):
-        host = urlparse(r.request.url).hostname
-        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-            r.continue_()
-        else:
-            external.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    return context, external
-
-
 def _collect_audit(page, rel: str) -> list[str]:
     """Wait for the audit started on ``page``; its problems, one line each."""
     result = page.evaluate("() => window.__ccAudit")
@@ -224,7 +138,7 @@ def _collect_audit(page, rel: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def visits(site, server, browser):
+def visits(site, server, browser, offline_context):
     """Visit every page once and collect what the tests below judge: rendering problems,
     and the axe-core audit in light and in dark mode. Each page's audit runs while the next
     page loads (two pages at a time, each in its own context, so that one page's switch to
@@ -233,7 +147,7 @@ def visits(site, server, browser):
     pages = _pages(site)
     assert len(pages) >= 4
     out = {"render": [], "axe": [], "maths": 0, "views": 0, "controls": 0, "cjk_pages": 0, "audited": 0}
-    contexts = [_offline_context(browser, color_scheme="light") for _ in range(2)]
+    contexts = [offline_context(browser, color_scheme="light") for _ in range(2)]
     for context, _ in contexts:  # every page opens in light mode
         context.add_init_script("localStorage.setItem('mode', 'light')")
     pending = None
@@ -316,42 +230,41 @@ def test_accessibility_audit_light_and_dark(visits):
     assert not visits["axe"], "\n".join(visits["axe"])
 
 
-def test_widget_slider_operable_with_keyboard(server, browser):
-    """From the top of a page, Tab reaches a widget's slider handle, and ArrowRight moves
-    it: the readout next to it shows a new value, announced as the handle's value text.
-    The page is opened in dark mode, as a reader who chose it would open it."""
-    context, external = _offline_context(browser, color_scheme="light")
+def test_widget_slider_operable_with_keyboard(server, browser, offline_context):
+    """From the top of a page, Tab reaches a live widget's slider, which has an accessible
+    name (its label), and ArrowRight moves it: the value it announces (aria-valuetext), the
+    value box beside it and the readout change; ArrowLeft brings them back. The page is
+    opened in dark mode, as a reader who chose it would open it."""
+    context, external = offline_context(browser, color_scheme="light")
     context.add_init_script("localStorage.setItem('mode', 'dark')")
     page = context.new_page()
     try:
         page.goto(urljoin(server, "book/models/article_formulas.html"), wait_until="load")
         page.evaluate(WAIT_FOR_RENDERING)
+        page.wait_for_function("() => document.querySelector('.cc-live .cc-live-readout')", timeout=60_000)
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         for _ in range(400):
             page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.getAttribute('role') === 'slider'"):
+            if page.evaluate("document.activeElement.matches('.cc-live input[type=range]')"):
                 break
         else:
-            pytest.fail("no widget slider reached with 400 presses of Tab")
+            pytest.fail("no live widget slider reached with 400 presses of Tab")
         state = """() => {
-          const h = document.activeElement;
-          return {name: h.getAttribute('aria-label'), text: h.getAttribute('aria-valuetext'),
-                  readout: h.closest('.widget-inline-hbox').querySelector('.widget-readout').textContent};
+          const h = document.activeElement, w = h.closest('.cc-live');
+          return {name: [...h.labels].map((l) => l.textContent).join(' '),
+                  text: h.getAttribute('aria-valuetext'),
+                  box: w.querySelector(`input.cc-live-value[data-param="${h.dataset.param}"]`).value,
+                  readout: w.querySelector('.cc-live-readout').textContent};
         }"""
         before = page.evaluate(state)
-        assert before["name"], "the focused slider handle has no accessible name"
-        readout_is = (
-            "([r, same]) => (document.activeElement.closest('.widget-inline-hbox')"
-            ".querySelector('.widget-readout').textContent === r) === same"
-        )
+        assert before["name"].strip(), "the focused slider has no accessible name"
         page.keyboard.press("ArrowRight")
-        page.wait_for_function(readout_is, arg=[before["readout"], False], timeout=5000)
-        page.wait_for_timeout(100)  # cc-a11y.js updates aria-valuetext on the next frame
         after = page.evaluate(state)
-        assert after["readout"] != before["readout"]
-        assert after["text"] == after["readout"], after
+        assert after["text"] != before["text"] and after["box"] != before["box"], (before, after)
+        assert after["readout"] != before["readout"], (before, after)
         page.keyboard.press("ArrowLeft")
-        page.wait_for_function(readout_is, arg=[before["readout"], True], timeout=5000)
+        back = page.evaluate(state)
+        assert back["readout"] == before["readout"], (before, back)
     finally:
         page.close()
         context.close()
@@ -362,13 +275,13 @@ def _direct_cjk(text: str) -> int:
     return sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
 
 
-def test_chinese_drawn_with_the_sites_font(server, browser):
+def test_chinese_drawn_with_the_sites_font(server, browser, offline_context):
     """The Chinese of the sidebar, the title, the text and a code comment is drawn with the
     site's own Noto Sans SC, glyph for glyph (Chromium's own account of the fonts it used
     for each element), so that it shows on a machine without any CJK font. On this
     machine: see `fc-list :lang=zh`; the site's CSS names the font first for CJK code
     points, so the test holds whether or not the system has CJK fonts."""
-    context, external = _offline_context(browser)
+    context, external = offline_context(browser)
     page = context.new_page()
     checked, places = [], []
     try:

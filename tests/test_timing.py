@@ -1,4 +1,4 @@
-"""Unit and property tests of computing_change.timing.bench.
+"""Unit and property tests of computing_change.core.timing.bench.
 
 A fake clock, advanced by the timed function itself, makes every duration exact, so the
 tests check the arithmetic (median, quartiles, number of calls), never the machine's speed.
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from computing_change import machine, timing
+from computing_change.core import machine, timing
 
 
 class Clock:

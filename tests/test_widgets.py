@@ -1,5 +1,6 @@
 """The widget factory: every formula becomes a working widget, and bad settings show a
-message naming the parameter instead of a traceback or a wrong number."""
+message naming the parameter instead of a traceback or a wrong number. (What the browser
+shows for the same settings is checked in test_live_widgets.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from computing_change import formulas as F  # noqa: E402
-from computing_change.widgets import formula_widget, render_error, safe_call  # noqa: E402
+from computing_change.models import formulas as F  # noqa: E402
+from computing_change.models.views import formula_widget, render_error, safe_call  # noqa: E402
 
 KEYS = sorted(F.FORMULAS)
 
@@ -42,7 +43,8 @@ def test_invalid_settings_show_a_message(key):
         assert fw.last_message is not None and fw.last_value is None
         assert text.startswith("⚠") and p.name in text, text
         assert "Traceback" not in text
-    fw.update()  # back to the sliders' values
+        fw.update(**{p.name: p.default})  # the reader puts it back
+    fw.update(**{p.name: p.default for p in formula.params})  # back to valid values
     assert fw.last_message is None
 
 

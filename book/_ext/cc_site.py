@@ -20,6 +20,13 @@ Chinese on every machine, and pass an accessibility audit (axe-core, WCAG 2 A/AA
 * Removes script tags that appear twice on a page: sphinx-thebe 0.3.1 adds its inline
   configuration once per read on Sphinx 7, and declaring ``const thebe_selector`` twice is
   a JavaScript error in the reader's console.
+* Reads the notebooks' JupyterLab-friendly MyST as the site's MyST (``source-read``): the
+  prose cites a glued number as ``{eval}`glued('name', '.2f')``` (which jupyterlab-myst
+  evaluates in the reader's kernel) and another chapter as ``[Title](../path.ipynb)``
+  (which JupyterLab opens); the site reads them as ``{glue:text}`name:.2f``` (the glued
+  output saved in the notebook) and ``{doc}`Title <../path>``` (``{doc}`../path``` when
+  the text is the target's own title, which Sphinx shows for it), so the pages are the
+  ones those roles always made.
 * Refuses to build when the vendored files are missing (run scripts/fetch_assets.py).
 """
 
@@ -27,6 +34,8 @@ from __future__ import annotations
 
 import functools
 import html
+import json
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -36,6 +45,10 @@ from sphinx.writers.html5 import HTML5Translator
 
 WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json"'
 FONT_CSS = [f"vendor/noto-sans-sc/{weight}.css" for weight in ("400", "700")]
+# The only {eval} form the notebooks use (scripts/fill_expressions.py checks it).
+EVAL_GLUED = re.compile(r"\{eval\}`glued\('([^'\\`]+)'(?:, '([^'\\`]*)')?\)`")
+# A Markdown link to another page of the book: [text](relative/path.ipynb) (or .md).
+DOC_LINK = re.compile(r"\[([^\]\n]+)\]\(((?![a-z][a-z0-9+.-]*:)[^)\s#]+)\.(ipynb|md)\)")
 
 
 def _check_vendor(app: Sphinx) -> None:
@@ -47,6 +60,60 @@ def _check_vendor(app: Sphinx) -> None:
             f"book/_static/{missing[0]} is missing: run `python scripts/fetch_assets.py` first "
             "(scripts/build_site.sh does it for you)"
         )
+
+
+@functools.cache
+def _title(path: Path) -> str | None:
+    """The first ``# `` heading of a notebook's first markdown cell or of a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        cells = [c for c in json.loads(text)["cells"] if c["cell_type"] == "markdown"]
+        text = "".join(cells[0]["source"]) if cells else ""
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None
+
+
+def site_markdown(text: str, here: Path) -> str:
+    """A notebook markdown cell's source as the site reads it (see the module docstring).
+
+    ``here`` is the notebook's folder, for the links; a link whose target is not a file of
+    the book is left as it is.
+    """
+
+    def glue_role(m: re.Match) -> str:
+        name, fmt = m.group(1), m.group(2)
+        return f"{{glue:text}}`{name}`" if fmt is None else f"{{glue:text}}`{name}:{fmt}`"
+
+    def doc_role(m: re.Match) -> str:
+        label, target, ext = m.groups()
+        path = here / f"{target}.{ext}"
+        if not path.is_file():
+            return m.group(0)
+        if label == _title(path):
+            return f"{{doc}}`{target}`"
+        return f"{{doc}}`{label} <{target}>`"
+
+    return DOC_LINK.sub(doc_role, EVAL_GLUED.sub(glue_role, text))
+
+
+def _site_source(app: Sphinx, docname: str, source: list[str]) -> None:
+    path = Path(app.env.doc2path(docname))
+    if path.suffix != ".ipynb":
+        return
+    nb = json.loads(source[0])
+    changed = False
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        new = site_markdown(text, path.parent)
+        if new != text:
+            cell["source"] = new
+            changed = True
+    if changed:
+        source[0] = json.dumps(nb, indent=1, ensure_ascii=False)
 
 
 def _key(js) -> tuple[str, str]:
@@ -147,6 +214,7 @@ def _singlehtml_handlers(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_vendor)
     app.connect("builder-inited", _singlehtml_handlers)
+    app.connect("source-read", _site_source)
     app.add_js_file("mathjax-shim.js", priority=510)
     app.add_js_file("cc-a11y.js", loading_method="defer")
     for css in FONT_CSS:

@@ -1,8 +1,13 @@
-"""Computing Change: the helper package of the course.
+"""Computing Change: the helper package of the course, in three layers.
 
-Modules: :mod:`formulas` (every formula once, validated), :mod:`widgets` (formula to
-interactive cell), :mod:`machine` (what the reader's machine offers), :mod:`timing`
-(``bench``: warm-up, repeats, median), and the demo kernels of the chapters.
+``core``
+    untaught plumbing (checks, machine, timing, pools, tracing, notebook, jsgen);
+``models``
+    every closed form once (formulas), fits, and the formula widgets (views);
+``lessons``
+    one module per notebook, same name, holding only what must be importable.
+
+Each layer imports only the layers above it in this list (``tests/test_layering.py``).
 """
 
 __version__ = "0.1.0"
