@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 
 from computing_change.core import machine  # noqa: E402
+from computing_change.core.notebook import page_code  # noqa: E402
 from computing_change.core.pools import cluster_client  # noqa: E402
 from computing_change.core.timing import bench  # noqa: E402
 from computing_change.core.tracing import traced_peak  # noqa: E402
@@ -62,18 +62,11 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "book" / "project.ipynb"
 
 
 def page_function(name: str):
-    """A function exactly as the chapter defines it: the code cell of book/project.ipynb
-    that defines it, run on its own with the setup's ``np`` and ``numba``."""
+    """A function exactly as the chapter defines it in its code cells
+    (:func:`computing_change.core.notebook.page_code`), with the setup's ``np`` and ``numba``."""
     import numba
 
-    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        code = "".join(cell["source"])
-        if cell["cell_type"] == "code" and re.search(rf"^def {name}\(", code, flags=re.M):
-            namespace = {"np": np, "numba": numba}
-            exec(compile(code, f"book/project.ipynb ({name})", "exec"), namespace)
-            return namespace[name]
-    raise LookupError(f"no code cell of {NOTEBOOK} defines {name}()")
+    return getattr(page_code(NOTEBOOK, (name,), {"np": np, "numba": numba}), name)
 
 
 def _check(agree: cs.Agreement, what: str) -> None:

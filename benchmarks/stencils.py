@@ -8,7 +8,7 @@ Run from the repository root, on a quiet machine:
 
 The code timed is the pages' own: the image filters are read from the code cells of
 ``book/applications/medical.ipynb`` and the heat-equation code from those of
-``book/applications/science.ipynb``, and run here (:func:`page_code`), so these figures are
+``book/applications/science.ipynb``, and run here (:func:`computing_change.core.notebook.page_code`), so these figures are
 those of the code the pages show, not of a copy. Only the test image, ``phantom``, comes from
 ``computing_change.lessons.medical``, as on the medical-imaging page.
 
@@ -42,7 +42,6 @@ Speed is reported, never asserted; every result is checked for correctness.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import sys
@@ -55,6 +54,7 @@ import numba
 import numpy as np
 
 from computing_change.core import machine
+from computing_change.core.notebook import page_code
 from computing_change.core.timing import bench
 from computing_change.lessons.medical import phantom
 
@@ -100,48 +100,21 @@ SCIENCE_NAMES = (
 
 
 @cache
-def page_code(path: Path, names: tuple[str, ...]) -> SimpleNamespace:
-    """The ``names`` a page defines, run from the notebook's own cells.
-
-    Each top-level ``def`` (decorators included) and each assignment of one of ``names`` is
-    taken from the page's code cells and executed here, in the page's order, in a namespace
-    holding the ``np``, ``numba`` and ``math`` the pages import: the functions this script
-    times are the ones the page shows. Raises ``RuntimeError`` naming what the page no
-    longer defines.
-    """
-    ns: dict = {"np": np, "numba": numba, "math": math}
-    for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
-        if cell["cell_type"] != "code":
-            continue
-        try:
-            tree = ast.parse("".join(cell["source"]))
-        except SyntaxError:  # IPython syntax (%pip in the setup cell): nothing of ours
-            continue
-        wanted = [
-            node
-            for node in tree.body
-            if (isinstance(node, ast.FunctionDef) and node.name in names)
-            or (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
-            )
-        ]
-        if wanted:
-            exec(compile(ast.Module(wanted, type_ignores=[]), f"{path.name}, cell {index}", "exec"), ns)
-    missing = [name for name in names if name not in ns]
-    if missing:
-        raise RuntimeError(f"{path} no longer defines {missing}: update benchmarks/stencils.py to match")
-    return SimpleNamespace(**{name: ns[name] for name in names})
+def _page(path: Path, names: tuple[str, ...]) -> SimpleNamespace:
+    """The ``names`` a page defines, run from the notebook's own cells
+    (:func:`computing_change.core.notebook.page_code`) with the ``np``, ``numba`` and ``math``
+    the pages import: the functions this script times are the ones the page shows."""
+    return page_code(path, names, {"np": np, "numba": numba, "math": math})
 
 
 def medical() -> SimpleNamespace:
     """The image filters of the medical-imaging page (:data:`MEDICAL_NAMES`)."""
-    return page_code(MEDICAL, MEDICAL_NAMES)
+    return _page(MEDICAL, MEDICAL_NAMES)
 
 
 def science() -> SimpleNamespace:
     """The heat-equation code of the science page (:data:`SCIENCE_NAMES`)."""
-    return page_code(SCIENCE, SCIENCE_NAMES)
+    return _page(SCIENCE, SCIENCE_NAMES)
 
 
 def _llc() -> int:

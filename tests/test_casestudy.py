@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from computing_change.core import machine
-from computing_change.core.notebook import source
+from computing_change.core.notebook import page_code, source
 from computing_change.core.pools import cluster_client
 from computing_change.lessons import project as cs
 from computing_change.models import formulas as F
@@ -158,16 +158,9 @@ NUMPY_VERSIONS = [cs.nearest_broadcast, cs.nearest_matmul, cs.nearest_chunked]
 
 
 def page_function(name: str):
-    """A function exactly as the chapter defines it in a code cell of book/project.ipynb
-    (the cell whose code defines it), run on its own with the setup's ``np`` and ``numba``."""
-    nb = json.loads((ROOT / "book" / "project.ipynb").read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        code = "".join(cell["source"])
-        if cell["cell_type"] == "code" and re.search(rf"^def {name}\(", code, flags=re.M):
-            namespace = {"np": np, "numba": numba}
-            exec(compile(code, f"book/project.ipynb ({name})", "exec"), namespace)
-            return namespace[name]
-    raise LookupError(f"no code cell of book/project.ipynb defines {name}()")
+    """A function exactly as the chapter defines it in its code cells
+    (:func:`computing_change.core.notebook.page_code`), with the setup's ``np`` and ``numba``."""
+    return getattr(page_code(ROOT / "book" / "project.ipynb", (name,), {"np": np, "numba": numba}), name)
 
 
 # Step 4 of the chapter: the notebook's loops, compiled as the notebook compiles them
@@ -409,3 +402,22 @@ def test_the_page_shows_the_running_source():
     assert "for a, b in zip(q, r, strict=True):" in text
     with pytest.raises(ValueError, match="objects"):
         source(len)
+
+
+def test_page_code_runs_the_pages_definitions_and_names_what_is_missing(tmp_path):
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["def not_code(): pass"]},
+            {"cell_type": "code", "source": ["%matplotlib inline\n", "K = 3\n", "print('not run')\n"]},
+            {"cell_type": "code", "source": ["def triple(x):\n", "    return K * x\n"]},
+        ]
+    }
+    page = tmp_path / "page.ipynb"
+    page.write_text(json.dumps(nb), encoding="utf-8")
+    got = page_code(page, ("triple", "K"))
+    assert got.triple(2) == 6 and got.K == 3
+    assert "return K * x" in source(got.triple)  # its lines are readable, as on the page
+    with pytest.raises(RuntimeError, match="no longer defines \\['gone'\\]"):
+        page_code(page, ("triple", "gone"))
+    with pytest.raises(ValueError, match="names"):
+        page_code(page, ())

@@ -9,9 +9,6 @@ page's source, so these tests check the code a reader sees and runs.
 
 from __future__ import annotations
 
-import ast
-import json
-import linecache
 import math
 import tracemalloc
 from functools import cache
@@ -22,8 +19,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from IPython.core.inputtransformer2 import TransformerManager
 
+from computing_change.core.notebook import page_code
 from computing_change.core.timing import bench
 from computing_change.core.tracing import traced_peak
 from computing_change.lessons import memory as M
@@ -56,27 +53,10 @@ PAGE_FUNCTIONS = (
 
 @cache
 def page() -> SimpleNamespace:
-    """The functions of :data:`PAGE_FUNCTIONS`, compiled from the chapter's code cells.
-
-    Only their ``def`` statements run (IPython magics are turned into Python first), in a
-    namespace holding what the chapter's setup cell imports and they use. A traceback names
-    the cell and shows its lines.
-    """
-    cells = json.loads(PAGE.read_text(encoding="utf-8"))["cells"]
-    namespace = {"np": np, "math": math, "bench": bench, "M": M}
-    for index, cell in enumerate(cells):
-        if cell["cell_type"] != "code":
-            continue
-        source = TransformerManager().transform_cell("".join(cell["source"]))
-        filename = f"<{PAGE.name}, cell {index}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-        defs = [
-            n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in PAGE_FUNCTIONS
-        ]
-        exec(compile(ast.Module(defs, type_ignores=[]), filename, "exec"), namespace)
-    missing = [name for name in PAGE_FUNCTIONS if name not in namespace]
-    assert not missing, f"{PAGE.name} no longer defines {missing}"
-    return SimpleNamespace(**{name: namespace[name] for name in PAGE_FUNCTIONS})
+    """The functions of :data:`PAGE_FUNCTIONS`, compiled from the chapter's code cells
+    (:func:`computing_change.core.notebook.page_code`), in a namespace holding what the
+    chapter's setup cell imports and they use."""
+    return page_code(PAGE, PAGE_FUNCTIONS, {"np": np, "math": math, "bench": bench, "M": M})
 
 
 P = page()

@@ -9,9 +9,6 @@ tests check the code a reader sees and runs.
 
 from __future__ import annotations
 
-import ast
-import json
-import linecache
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,8 +18,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from IPython.core.inputtransformer2 import TransformerManager
 
+from computing_change.core.notebook import page_code
 from computing_change.lessons import medical as S
 
 PAGE = Path(__file__).resolve().parents[1] / "book" / "applications" / "medical.ipynb"
@@ -44,33 +41,10 @@ FAST = settings(max_examples=30, deadline=None)
 
 
 def page() -> SimpleNamespace:
-    """The names of :data:`PAGE_NAMES`, compiled from the chapter's code cells.
-
-    Only their ``def`` statements and assignments run (IPython magics are turned into Python
-    first), in the page's order, in a namespace holding the ``np`` and ``math`` the setup
-    cell imports. A traceback names the cell and shows its lines.
-    """
-    cells = json.loads(PAGE.read_text(encoding="utf-8"))["cells"]
-    namespace = {"np": np, "math": math}
-    for index, cell in enumerate(cells):
-        if cell["cell_type"] != "code":
-            continue
-        source = TransformerManager().transform_cell("".join(cell["source"]))
-        filename = f"<{PAGE.name}, cell {index}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-        wanted = [
-            node
-            for node in ast.parse(source).body
-            if (isinstance(node, ast.FunctionDef) and node.name in PAGE_NAMES)
-            or (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id in PAGE_NAMES for t in node.targets)
-            )
-        ]
-        exec(compile(ast.Module(wanted, type_ignores=[]), filename, "exec"), namespace)
-    missing = [name for name in PAGE_NAMES if name not in namespace]
-    assert not missing, f"{PAGE.name} no longer defines {missing}"
-    return SimpleNamespace(**{name: namespace[name] for name in PAGE_NAMES})
+    """The names of :data:`PAGE_NAMES`, compiled from the chapter's code cells
+    (:func:`computing_change.core.notebook.page_code`) with the ``np`` and ``math`` the setup
+    cell imports."""
+    return page_code(PAGE, PAGE_NAMES, {"np": np, "math": math})
 
 
 P = page()

@@ -16,9 +16,23 @@ Both sides format the value with :func:`format_glue_text`, the rule of myst-nb's
 
 from __future__ import annotations
 
+import ast
+import json
+import linecache
 from ast import literal_eval
+from pathlib import Path
+from types import SimpleNamespace
 
-__all__ = ["GluedText", "format_glue_text", "glue", "glued", "setup_matplotlib", "show", "source"]
+__all__ = [
+    "GluedText",
+    "format_glue_text",
+    "glue",
+    "glued",
+    "page_code",
+    "setup_matplotlib",
+    "show",
+    "source",
+]
 
 #: Every value glued in this kernel, by name (the latest value wins).
 _GLUED: dict[str, object] = {}
@@ -169,3 +183,48 @@ def show(*objects) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("````python\n" + source(*objects) + "\n````"))
+
+
+def page_code(path, names, namespace: dict | None = None) -> SimpleNamespace:
+    """The functions (and constants) ``names`` as a chapter defines them, compiled from its
+    own code cells, so that a benchmark or a test runs the code the page shows, not a copy.
+
+    Each top-level ``def`` (decorators included) and each assignment of one of ``names`` is
+    taken from the code cells of the notebook at ``path`` (IPython syntax, ``%`` magics,
+    turned into Python first) and executed in the page's order in ``namespace``, which
+    holds what the chapter's setup cell imports and they use. A traceback names the cell and
+    shows its lines. Raises ``RuntimeError`` naming what the page no longer defines.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    path = Path(path)
+    names = tuple(names)
+    if not names or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise ValueError(f"names must be a non-empty sequence of identifiers; got {names!r}")
+    ns: dict = {} if namespace is None else namespace
+    transform = TransformerManager().transform_cell
+    for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        code = transform("".join(cell["source"]))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:  # shell escapes the transformer leaves: nothing a page defines
+            continue
+        wanted = [
+            node
+            for node in tree.body
+            if (isinstance(node, ast.FunctionDef) and node.name in names)
+            or (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id in names for t in node.targets)
+            )
+        ]
+        if wanted:
+            filename = f"<{path.name}, cell {index}>"
+            linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+            exec(compile(ast.Module(wanted, type_ignores=[]), filename, "exec"), ns)
+    missing = [name for name in names if name not in ns]
+    if missing:
+        raise RuntimeError(f"{path} no longer defines {missing}")
+    return SimpleNamespace(**{name: ns[name] for name in names})
