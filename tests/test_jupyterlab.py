@@ -92,7 +92,7 @@ def test_prose_cites_glued_values_in_the_one_form(path):
     assert not bad, f"{{eval}} roles not of the form glued('name', 'fmt'): {bad}"
     if roles:  # the kernel must know glued when the reader runs a markdown cell
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-        assert re.search(r"from computing_change\.notebook import [^\n]*\bglued\b", code)
+        assert re.search(r"from computing_change\.core\.notebook import [^\n]*\bglued\b", code)
 
 
 def test_glued_formats_as_the_website_does():

@@ -139,7 +139,7 @@ def test_figures_have_the_glyphs_they_show(path):
 
 # A fenced Python block in a chapter's prose is a copy of code, and a copy drifts from the
 # code that runs. The code a page teaches is in its code cells (or shown from its running
-# source with computing_change.notebook.show). A block may stay in the markdown only when it
+# source with computing_change.core.notebook.show). A block may stay in the markdown only when it
 # is deliberately not run, and says so on its first line ("# Not run: the article's code,
 # quoted as printed"). Exercise solutions are the reader's answers, shown for the reader to
 # run, and are exempt.

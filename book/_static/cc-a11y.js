@@ -10,7 +10,8 @@
  *  - each readout the role of a text box named "<description> (value)";
  *  - each picture in a widget view the alt text of its notebook cell (mystnb.image.alt,
  *    carried as data-cc-alt on the view's script tag), else a description built from the
- *    widget's title and the names of its controls.
+ *    widget's title and the names of its controls;
+ *  - each scrolling region of an Output widget the keyboard focus and a name.
  * And it makes the arrow keys move a slider by a useful amount: noUiSlider moves a handle
  * one `step` per arrow key, and a log slider's step (1e-4 of a decade) needs tens of
  * thousands of presses to cross its range. A press moves at least 1% of the range (Page
@@ -79,6 +80,19 @@
       var view = viewOf(img);
       var alt = view && view.getAttribute("data-cc-alt");
       img.setAttribute("alt", alt || fallbackAlt(img));
+    });
+    /* An Output widget's saved text wider (or taller) than its box scrolls: keyboard users
+     * must reach it to scroll it, so it takes the focus and says what it is. */
+    root.querySelectorAll(".widget-output, .widget-output *").forEach(function (el) {
+      if (el.hasAttribute("tabindex") || el.querySelector("a, button, input, select, textarea, [tabindex]")) { return; }
+      if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+        var style = window.getComputedStyle(el);
+        if (/(auto|scroll)/.test(style.overflowX + " " + style.overflowY)) {
+          el.setAttribute("tabindex", "0");
+          if (!el.hasAttribute("role")) { el.setAttribute("role", "region"); }
+          if (!el.hasAttribute("aria-label")) { el.setAttribute("aria-label", "Widget output (scrollable)"); }
+        }
+      }
     });
   }
 
