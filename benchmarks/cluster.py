@@ -37,27 +37,18 @@ sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 import numpy as np  # noqa: E402
 
 from computing_change.core.machine import summary, usable_cores  # noqa: E402
+from computing_change.core.notebook import page_code  # noqa: E402
 from computing_change.core.pools import SCHEDULER_ENV, cluster_client  # noqa: E402
 from computing_change.core.timing import bench  # noqa: E402
 from computing_change.models.fits import fit_alpha_beta  # noqa: E402
 
-
-def spin(iterations: int, seed: int = 0) -> int:
-    """The chapter's task: ``iterations`` steps of a 64-bit LCG from ``seed``, in pure Python."""
-    x = seed
-    for _ in range(iterations):
-        x = (6364136223846793005 * x + 1442695040888963407) % 2**64
-    return x
-
-
-def noop(x):
-    """An empty task."""
-    return x
-
-
-def sum_of_squares(block: np.ndarray) -> int:
-    """The chapter's per-block task of its scatter, map, submit and result example."""
-    return int(np.sum(block.astype(np.int64) ** 2))
+PAGE = Path(__file__).resolve().parents[1] / "book" / "principles" / "distributed.ipynb"
+# The chapter's tasks, exactly as its cells write them (core.notebook.page_code): ``spin`` (a
+# 64-bit LCG in pure Python), ``noop`` (an empty task) and ``sum_of_squares`` (the per-block
+# task of its scatter, map, submit and result example). Defined outside any module, they go
+# to the workers by value, as the notebook's do.
+_page = page_code(PAGE, ("spin", "noop", "sum_of_squares"), {"np": np})
+spin, noop, sum_of_squares = _page.spin, _page.noop, _page.sum_of_squares
 
 
 def task_overhead(client, repeat: int, budget: float) -> dict:

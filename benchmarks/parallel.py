@@ -28,30 +28,36 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from computing_change.core.machine import summary, usable_cores
+from computing_change.core.notebook import page_code
 from computing_change.core.pools import mp_context, process_pool
 from computing_change.core.timing import bench
 from computing_change.lessons import parallel as P
 
-
-def count_in_chunks(n: int, chunk: int, executor=None) -> int:
-    """The primes below ``n``, chunk by chunk: here, or with ``executor.map`` (the chapter's)."""
-    los = list(range(0, n, chunk))
-    his = [min(lo + chunk, n) for lo in los]
-    mapper = map if executor is None else executor.map
-    return sum(mapper(P.count_primes, los, his))
-
-
-def blocked_matmul(a: np.ndarray, b: np.ndarray, blocks: int, executor=None) -> np.ndarray:
-    """``a @ b`` as ``blocks`` row blocks, serially or on ``executor``'s threads (the chapter's)."""
-    row_blocks = np.array_split(a, blocks)
-    mapper = map if executor is None else executor.map
-    return np.vstack(list(mapper(lambda rows: rows @ b, row_blocks)))
+PAGE = Path(__file__).resolve().parents[1] / "book" / "principles" / "parallel.ipynb"
+# The chapter's functions, exactly as its cells write them (core.notebook.page_code)
+_page = page_code(
+    PAGE,
+    (
+        "chunk_ranges",
+        "count_in_chunks",
+        "blocked_matmul",
+        "is_prime_compiled",
+        "count_primes_compiled",
+        "count_primes_threads",
+    ),
+    {"np": np, "numba": numba, "P": P},
+)
+count_in_chunks = _page.count_in_chunks  # the primes below n, chunk by chunk, here or on an executor
+blocked_matmul = _page.blocked_matmul  # a @ b in row blocks, here or on an executor's threads
+count_primes_compiled = _page.count_primes_compiled
+count_primes_threads = _page.count_primes_threads
 
 
 def race(ctx, worker, counter, *lock, processes: int = 2, increments: int = 20_000, steps: int = 20) -> int:
@@ -72,27 +78,6 @@ def race(ctx, worker, counter, *lock, processes: int = 2, increments: int = 20_0
                 proc.join()
     assert all(proc.exitcode == 0 for proc in procs)
     return counter.value
-
-
-is_prime_compiled = numba.njit(P.is_prime)
-
-
-@numba.njit
-def count_primes_compiled(lo, hi):
-    count = 0
-    for k in range(lo, hi):
-        if is_prime_compiled(k):
-            count += 1
-    return count
-
-
-@numba.njit(parallel=True)
-def count_primes_threads(lo, hi):
-    count = 0
-    for k in numba.prange(lo, hi):
-        if is_prime_compiled(k):
-            count += 1
-    return count
 
 
 def main(argv: list[str] | None = None) -> dict:
