@@ -54,6 +54,7 @@ import numpy as np
 from computing_change.core.checks import check, check_int
 
 __all__ = [
+    "format_bytes",
     "usable_cores",
     "cores_allowed",
     "cpu_quota",
@@ -1204,7 +1205,9 @@ def bandwidth_for(nbytes: int, *, threads: int | None = None) -> BandwidthRoof:
     return BandwidthRoof(cache_bandwidth("L2", threads=cores), "L2")
 
 
-def _bytes_text(b: int | None) -> str:
+def format_bytes(b: int | None) -> str:
+    """A size in bytes with a binary unit: ``1536`` -> ``"1.5 KiB"``, ``2**31`` -> ``"2 GiB"``
+    (whole values without decimals, others to one decimal); ``None`` -> ``"unknown"``."""
     if b is None:
         return "unknown"
     for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
@@ -1275,7 +1278,7 @@ class MachineProfile:
 
     def rows(self) -> list[tuple[str, str]]:
         """(name, value) rows with units, for a table. Unknown values say "unknown"."""
-        caches = ", ".join(f"{k} {_bytes_text(v)}" for k, v in self.caches.items()) or "unknown"
+        caches = ", ".join(f"{k} {format_bytes(v)}" for k, v in self.caches.items()) or "unknown"
         blas = self.blas or {}
         lib = f"{blas.get('library') or 'unknown'} {blas.get('version') or ''}".strip()
         threads = blas.get("threads")
@@ -1294,8 +1297,8 @@ class MachineProfile:
             ("CPUs in affinity set", "unknown" if self.affinity_cpus is None else str(self.affinity_cpus)),
             ("CPU quota (cgroup)", "none" if self.cpu_quota is None else f"{self.cpu_quota:g} CPUs"),
             ("Usable cores (affinity, quota)", str(self.usable_cores)),
-            ("Total memory", _bytes_text(self.total_memory)),
-            ("Available memory", _bytes_text(self.available_memory)),
+            ("Total memory", format_bytes(self.total_memory)),
+            ("Available memory", format_bytes(self.available_memory)),
             ("Caches (per cache)", caches),
             ("BLAS", lib),
             ("Peak FLOP/s (float64, all usable cores)", _rate_text(self.peak_flops, "FLOP/s")),

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from computing_change.core.checks import check, check_int
@@ -60,18 +60,28 @@ def _pid(delay: float) -> int:
 
 @contextlib.contextmanager
 def process_pool(
-    workers: int, *, method: str | None = None, timeout: float = 60.0
+    workers: int,
+    *,
+    method: str | None = None,
+    timeout: float = 60.0,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
 ) -> Iterator[ProcessPoolExecutor]:
     """A :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes, all started
     and each having run a task before the block begins, shut down when it ends (even on error).
 
     Pre-starting keeps the start-up cost (a fresh interpreter importing NumPy and this module,
-    for each worker) out of the timings, as a long-lived pool would.
+    for each worker) out of the timings, as a long-lived pool would. ``initializer(*initargs)``
+    runs once in each worker as it starts (to hand every worker the same data, say).
     """
     workers = check_int("workers", workers, 1, 1024)
     timeout = check("timeout", timeout, 0, 3600, lo_open=True)
+    if initializer is not None and not callable(initializer):
+        raise ValueError(f"initializer must be callable or None; got {initializer!r}")
     ctx = mp_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=initializer, initargs=tuple(initargs)
+    ) as pool:
         seen: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(seen) < workers and time.monotonic() < deadline:

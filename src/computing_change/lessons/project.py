@@ -35,6 +35,7 @@ worker process that imports the module.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import math
@@ -47,6 +48,8 @@ import numpy as np
 
 from computing_change.core import machine
 from computing_change.core.checks import check, check_int
+from computing_change.core.pools import process_pool
+from computing_change.core.timing import format_seconds
 from computing_change.core.tracing import traced_peak
 
 __all__ = [
@@ -578,13 +581,6 @@ def _init_worker(refs: np.ndarray, blas_threads: int) -> None:
     _WORKER["refs"] = refs
 
 
-def _worker_pid(_: object = None) -> int:
-    import os
-
-    time.sleep(0.05)  # long enough that each of the first tasks starts its own process
-    return os.getpid()
-
-
 def _worker_nearest(queries, chunk: int, trace: bool = False):
     """Worker: nearest neighbours of one block of queries against the worker's references.
 
@@ -621,29 +617,24 @@ class ProcessNearest:
         self.startup_seconds: float | None = None
 
     def __enter__(self) -> ProcessNearest:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         t0 = time.perf_counter()
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context(self.mp_context),
-            initializer=_init_worker,
-            initargs=(self.refs, self.blas_threads),
+        stack = contextlib.ExitStack()
+        self._pool = stack.enter_context(
+            process_pool(
+                self.workers,
+                method=self.mp_context,
+                initializer=_init_worker,
+                initargs=(self.refs, self.blas_threads),
+            )
         )
-        try:
-            list(self._pool.map(_worker_pid, range(self.workers)))
-        except BaseException:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            raise
+        self._stack = stack
         self.startup_seconds = time.perf_counter() - t0
         return self
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._stack.close()
 
     def _blocks(self, queries, chunk):
         if self._pool is None:
@@ -868,9 +859,9 @@ def format_steps(
         rows.append(
             (
                 s.name,
-                _seconds(s.seconds) + (star if s.measured_queries else " "),
+                format_seconds(s.seconds) + (star if s.measured_queries else " "),
                 (f"{speedup:,.0f}" if speedup >= 100 else f"{speedup:.3g}") + "x",
-                _bytes(s.peak_bytes) + ("†" if s.per_worker else " "),
+                machine.format_bytes(s.peak_bytes) + ("†" if s.per_worker else " "),
                 f"{rate / 1e9:.3g}",
                 f"{100 * rate / bounds[s.dtype]:.3g} %",
             )
@@ -899,17 +890,3 @@ def format_steps(
         cells = [f"{row[0]:<{width}}", f"{row[1]:>11}", f"{row[2]:>10}", f"{row[3]:>14}"]
         lines.append("".join(cells) + f"{row[4]:>9}{row[5]:>10}")
     return "\n".join(lines + notes)
-
-
-def _bytes(b: int) -> str:
-    if b >= 1024**2:
-        return f"{b / 1024**2:.3g} MiB"
-    return f"{b / 1024:.3g} KiB"
-
-
-def _seconds(t: float) -> str:
-    if t >= 1:
-        return f"{t:.3g} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:.3g} ms"
-    return f"{t * 1e6:.3g} µs"
