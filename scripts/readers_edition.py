@@ -43,6 +43,8 @@ from pathlib import Path
 
 import yaml
 
+from computing_change.core.notebook import format_glue_text
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = "book"
 READERS = "readers"
@@ -81,22 +83,9 @@ def warn(message: str) -> None:
 
 
 def format_plain_text(text: str, fmt_spec: str) -> str:
-    """Format a glued ``text/plain`` as myst-nb 1.x's ``glue:text`` does
-    (``myst_nb.core.variables.format_plain_text``; tests check they agree)."""
-    try:
-        value = ast.literal_eval(text)
-    except (SyntaxError, ValueError):
-        value = text
-    if fmt_spec == "":
-        return str(value)
-    type_char = fmt_spec[-1]
-    if type_char == "s":
-        value = str(value)
-    elif type_char in ("b", "c", "d", "o", "x", "X"):
-        value = int(value)
-    elif type_char in ("e", "E", "f", "F", "g", "G", "n", "%"):
-        value = float(value)
-    return format(value, fmt_spec)
+    """A glued value's text formatted as the website shows it: the package's
+    :func:`computing_change.core.notebook.format_glue_text`, the one copy of myst-nb's rule."""
+    return format_glue_text(text, fmt_spec)
 
 
 def glue_data(nb: dict) -> dict[str, str]:
