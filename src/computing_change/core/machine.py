@@ -927,8 +927,8 @@ class Roofs:
         if fraction > ROOF_TOLERANCE and self is _ROOFS:
             # A second look before refusing: the roofs were perhaps measured in a busy
             # moment. Measure them again and keep the higher of each (a roof is a maximum).
-            better = _second_look(self, level, threads)
-            fraction = performance / better.bound(intensity, dtype=dtype, threads=threads, level=level)
+            _second_look(self, level, threads)
+            fraction = performance / self.bound(intensity, dtype=dtype, threads=threads, level=level)
         return check_under_roof(fraction, what, self.roof_name(threads, dtype, level))
 
     def as_dict(self) -> dict:
@@ -1086,24 +1086,22 @@ def roofs(refresh: bool = False, *, budget: float | None = None) -> Roofs:
 
 
 def _second_look(old: Roofs, level: str = "memory", threads: int | None = None) -> Roofs:
-    """The session's roofs measured again, each kept at the higher of its two measurements
-    (used by :meth:`Roofs.fraction` before it refuses a kernel above its roof)."""
-    global _ROOFS
+    """The session's roofs measured again, each raised to the higher of its two measurements
+    (used by :meth:`Roofs.fraction` before it refuses a kernel above its roof).
+
+    The session's object is raised *in place*: a notebook keeps the object :func:`roofs`
+    gave it (``roofs = machine.roofs()``) and places every later kernel under it, so a copy
+    would leave those kernels under the roofs that were just found too low. A roof is a
+    maximum, so raising it never invalidates what was placed under it before."""
     fresh = _measure_roofs(None)
-    merged = replace(
-        old,
-        **{
-            f.name: max(getattr(old, f.name), getattr(fresh, f.name))
-            for f in fields(Roofs)
-            if isinstance(getattr(old, f.name), float) and isinstance(getattr(fresh, f.name), float)
-        },
-    )
+    with _ROOFS_LOCK:
+        for f in fields(Roofs):
+            mine, theirs = getattr(old, f.name), getattr(fresh, f.name)
+            if isinstance(mine, float) and isinstance(theirs, float) and theirs > mine:
+                object.__setattr__(old, f.name, theirs)  # frozen for readers, raised here only
     if level in ("L2", "L3"):
         cache_bandwidth(level, threads=1 if old._one_core(threads) else old.cores, refresh=True)
-    with _ROOFS_LOCK:
-        if _ROOFS is old:
-            _ROOFS = merged
-    return merged
+    return old
 
 
 def fraction_of_roof(
