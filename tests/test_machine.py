@@ -938,8 +938,22 @@ def test_cache_bandwidth_fits_the_level(monkeypatch):
     machine.cache_bandwidth("L2", threads=4)  # each core's share fits its own L2
     assert all(machine._KERNELS[k] * b <= 4 * 1024**2 // 2 and t == 4 for k, b, t in seen)
     seen.clear()
-    machine.cache_bandwidth("L3", threads=1)  # twice the L2: the smallest data under the L3 roof
-    assert all(1.9 * 1024**2 <= machine._KERNELS[k] * b <= 2 * 1024**2 for k, b, _ in seen)
+    # L3: from twice the L2 (the smallest data under the L3 roof) up to eight times that, at
+    # most half the L3, and the best of all: bandwidth need not fall with size inside an L3
+    rates = {2: 50e9, 4: 60e9, 8: 70e9, 16: 65e9}  # by MiB of arrays together
+    monkeypatch.setattr(
+        machine,
+        "_measure_bandwidth",
+        lambda nbytes, repeat, kernel, threads, max_time: (
+            seen.append((kernel, nbytes, threads))
+            or rates[round(machine._KERNELS[kernel] * nbytes / 1024**2)]
+        ),
+    )
+    assert machine.cache_bandwidth("L3", threads=1) == 70e9
+    together = sorted({round(machine._KERNELS[k] * b / 1024**2) for k, b, _ in seen})
+    assert together == [2, 4, 8, 16] and len(seen) == 12
+    assert all(1.9 * 1024**2 <= machine._KERNELS[k] * b <= 16 * 1024**2 for k, b, _ in seen)
+    monkeypatch.setattr(machine, "_measure_bandwidth", fake)
     seen.clear()
     machine.cache_bandwidth("L3", threads=32)  # 64 MiB of L2s: at most half the L3
     assert all(15 * 1024**2 <= machine._KERNELS[k] * b <= 16 * 1024**2 for k, b, _ in seen)

@@ -1137,14 +1137,16 @@ def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: b
 
     * ``"L2"``: arrays that together fill half of the L2 caches of the cores used (each
       core has its own; 1 MiB per core is assumed when the OS does not say);
-    * ``"L3"``: arrays that together fill twice those L2 caches (at most half the L3): the
-      smallest data :func:`bandwidth_for` places under the L3 roof, so the fastest. The size
-      the OS reports for an L3 is often more than one virtual machine can use, so the roof
-      is not measured at that size.
+    * ``"L3"``: the best over a few sizes, from arrays that together fill twice those L2
+      caches (the smallest data :func:`bandwidth_for` places under the L3 roof) up to eight
+      times that, never more than half the L3. Within an L3, bandwidth need not fall as data
+      grow: on some machines it rises while a shrinking share of the data sits in the L2,
+      so one size would not give a maximum. The size the OS reports for an L3 is often more
+      than one virtual machine can use, so the roof is not measured near that size.
 
-    Bandwidth only falls as data grow, so each roof bounds every size placed under it. A
-    kernel whose data may stay in a cache is placed under that cache's roof, not under the
-    memory roof (:attr:`Roofs.bandwidth`), which it can beat (:func:`bandwidth_for` chooses).
+    A kernel whose data may stay in a cache is placed under that cache's roof, not under
+    the memory roof (:attr:`Roofs.bandwidth`), which it can beat (:func:`bandwidth_for`
+    chooses).
     Measured on first use and reused for the session (``refresh=True`` measures again);
     ``threads=1`` for one core, None for all usable cores. There is no L1 roof: an L1 cache
     is so small that the fixed cost of a NumPy call, not the cache, would set the figure.
@@ -1159,12 +1161,17 @@ def cache_bandwidth(level: str = "L2", *, threads: int | None = None, refresh: b
     key = (level, threads)
     if refresh or key not in _CACHE_ROOFS:
         l2 = _l2_total(threads)
-        share = l2 // 2 if level == "L2" else min(2 * l2, cache_sizes()["L3"] // 2)
+        if level == "L2":
+            shares = [l2 // 2]
+        else:
+            top = cache_sizes()["L3"] // 2
+            shares = [min(2 * l2, top)] + [s for s in (4 * l2, 8 * l2, 16 * l2) if s <= top]
         rates = []
-        for k, arrays in _KERNELS.items():
-            nbytes = max(1024, share // arrays // 4096 * 4096)
-            nbytes = min(nbytes, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
-            rates.append(_measure_bandwidth(nbytes, 20, k, threads, 0.2))
+        for share in shares:
+            for k, arrays in _KERNELS.items():
+                nbytes = max(1024, share // arrays // 4096 * 4096)
+                nbytes = min(nbytes, 8 * safe_size(8 * arrays, fraction=0.1, min_items=128))
+                rates.append(_measure_bandwidth(nbytes, 20, k, threads, 0.2))
         # a roof is a maximum: measuring again can raise it, never lower it
         _CACHE_ROOFS[key] = max(max(rates), _CACHE_ROOFS.get(key, 0.0))
     return _CACHE_ROOFS[key]
@@ -1185,12 +1192,12 @@ def bandwidth_for(nbytes: int, *, threads: int | None = None) -> BandwidthRoof:
       (:attr:`Roofs.bandwidth`, on one core ``bandwidth_1core``), which was measured on
       data that large, and larger data stream no faster;
     * else at least twice what the L2 caches of the cores used hold, on a machine whose OS
-      reports an L3: the L3 roof (:func:`cache_bandwidth`), measured at that size;
+      reports an L3: the L3 roof (:func:`cache_bandwidth`), measured from that size up;
     * else the L2 roof: data that small may be served by the L2 caches.
 
-    Each roof is measured on the smallest data placed under it, so no kernel can stream
-    faster than its roof for being smaller. ``threads``: 1 for one core, None (or more) for
-    all usable cores.
+    Each roof is the best of the memory roof's kernels on data that level serves (the L3 roof
+    over a few sizes, :func:`cache_bandwidth`). ``threads``: 1 for one core, None (or more)
+    for all usable cores.
     """
     nbytes = check_int("nbytes", nbytes, 0)
     one = threads is not None and check_int("threads", threads, 1) == 1
