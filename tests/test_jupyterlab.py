@@ -39,8 +39,6 @@ BOOK = ROOT / "book"
 NOTEBOOKS = sorted(
     p for p in BOOK.rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
 )
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 RAW = ["{glue", "{eval}", "{cite", "{doc}", "{eq}", "{ref}", ":::", "```{", "glued("]
 CHAPTERS = ["principles/parallel.ipynb", "models/field_models.ipynb"]
 LINKED = "models/article_formulas.ipynb"  # a chapter that parallel.ipynb links to
@@ -231,19 +229,6 @@ def lab(tmp_path_factory):
             server.kill()
             server.wait()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (see .ci/run)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _open(browser, lab, rel: str):
