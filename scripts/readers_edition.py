@@ -14,9 +14,10 @@ numbers of the committed run in the prose:
 * admonitions become block quotes with a bold title; exercises are numbered as on the
   website ("Exercise 3.1: ..."); solutions and dropdowns are collapsed in
   ``<details><summary>...</summary>...</details>``;
-* code cells keep their source and saved outputs; cells tagged ``remove-cell`` go, inputs
-  tagged ``hide-input`` are collapsed, the invisible glue records are dropped, and a saved
-  widget's text fallback says what it is;
+* code cells keep their source and saved outputs; cells tagged ``remove-cell`` go (the
+  rest are renumbered 1, 2, 3, ... in the order they ran), inputs tagged ``hide-input``
+  are collapsed, the invisible glue records are dropped, and a saved widget's text
+  fallback says what it is;
 * a first cell says where the notebook comes from and how to run it on Colab.
 
 Run it after executing notebooks (scripts/execute_notebooks.sh), and commit readers/:
@@ -714,6 +715,20 @@ def convert_outputs(outputs: list, conv: Converter) -> list:
     return kept
 
 
+def _renumber(cells: list[dict]) -> None:
+    """Number the kept code cells 1, 2, 3, ... in the order they ran: a ``remove-cell`` cell
+    (glue records only) left a gap in the committed run's execution counts."""
+    count = 0
+    for cell in cells:
+        if cell["cell_type"] != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell["execution_count"] = count
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = count
+
+
 def readers_notebook(book: Book, path: Path) -> dict:
     """The reader's edition of one notebook, as a JSON-ready dict."""
     nb = json.loads(path.read_text(encoding="utf-8"))
@@ -739,6 +754,7 @@ def readers_notebook(book: Book, path: Path) -> dict:
                 meta.setdefault("jupyter", {})["source_hidden"] = True
         cell["source"] = _split_source(source)
         cells.append(cell)
+    _renumber(cells)
     nb["cells"] = cells
     nb["metadata"] = copy.deepcopy(nb.get("metadata", {}))
     nb["metadata"]["readers_edition"] = {"source": f"{doc}.ipynb"}

@@ -155,6 +155,8 @@ def test_code_cells_as_readers_see_them(path):
     removed = {c["id"] for c in source["cells"] if "remove-cell" in c["metadata"].get("tags", [])}
     kept = nb["cells"][1:]
     assert [c["id"] for c in kept] == [c["id"] for c in source["cells"] if c["id"] not in removed]
+    counts = [c["execution_count"] for c in kept if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: not numbered as one run: {counts}"
     for cell in kept:
         for output in cell.get("outputs", []):
             assert not any(m.startswith(RE.GLUE_PREFIX) for m in output.get("data", {})), cell["id"]
