@@ -376,12 +376,11 @@ def test_the_site_shows_the_edition(site):
     page show the version itself."""
     assert "{{ version }}" in (INSTRUCTORS / "index.md").read_text(encoding="utf-8")
     v = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    html = site
-    page = html / "book" / "instructors" / "index.html"
-    assert page.exists(), f"the built site has no {page.relative_to(html)}"
+    page = site / "book" / "instructors" / "index.html"
+    assert page.exists(), f"the built site has no {page.relative_to(site)}"
     sources = (INSTRUCTORS / "index.md", ROOT / "_config.yml", ROOT / "pyproject.toml")
     if os.environ.get("CC_BUILT_SITE") and page.stat().st_mtime < max(p.stat().st_mtime for p in sources):
         pytest.skip("CC_BUILT_SITE is older than its sources: rebuild it (bash scripts/build_site.sh)")
     text = page.read_text(encoding="utf-8")
     assert f"edition <strong>{v}</strong>" in text and "{{" not in text
-    assert f"edition {v}" in (html / "book" / "intro.html").read_text(encoding="utf-8")
+    assert f"edition {v}" in (site / "book" / "intro.html").read_text(encoding="utf-8")

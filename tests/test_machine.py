@@ -941,14 +941,12 @@ def test_cache_bandwidth_fits_the_level(monkeypatch):
     # L3: from twice the L2 (the smallest data under the L3 roof) up to eight times that, at
     # most half the L3, and the best of all: bandwidth need not fall with size inside an L3
     rates = {2: 50e9, 4: 60e9, 8: 70e9, 16: 65e9}  # by MiB of arrays together
-    monkeypatch.setattr(
-        machine,
-        "_measure_bandwidth",
-        lambda nbytes, repeat, kernel, threads, max_time: (
-            seen.append((kernel, nbytes, threads))
-            or rates[round(machine._KERNELS[kernel] * nbytes / 1024**2)]
-        ),
-    )
+
+    def by_size(nbytes, repeat, kernel, threads, max_time):
+        seen.append((kernel, nbytes, threads))
+        return rates[round(machine._KERNELS[kernel] * nbytes / 1024**2)]
+
+    monkeypatch.setattr(machine, "_measure_bandwidth", by_size)
     assert machine.cache_bandwidth("L3", threads=1) == 70e9
     together = sorted({round(machine._KERNELS[k] * b / 1024**2) for k, b, _ in seen})
     assert together == [2, 4, 8, 16] and len(seen) == 12
